@@ -1,0 +1,5 @@
+import sys
+
+from acav.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""Atomic file writes: write to a temporary name beside the target, then rename.
+
+A reader (or a resumed run) therefore sees either the old file, or the complete new one,
+never a partial file. Temporary names contain ``.tmp-`` so they are easy to spot and clean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+TMP_MARKER = ".tmp-"
+
+
+def temp_path_for(path: str | os.PathLike[str]) -> Path:
+    """A unique temporary path in the same directory as ``path`` (same filesystem, so rename is atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=path.name + TMP_MARKER, dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path; on success it is renamed onto ``path``, on error it is removed.
+
+    Use this when another tool (ffmpeg, tarfile, yt-dlp) writes the file itself.
+    """
+    target = Path(path)
+    tmp = temp_path_for(target)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
+    """Open a temporary file for writing; it replaces ``path`` only if the block succeeds."""
+    if not mode.startswith("w"):
+        raise ValueError(f"atomic_open only writes (mode 'w'/'wb'), got {mode!r}")
+    if "b" not in mode:
+        kwargs.setdefault("encoding", "utf-8")
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    with atomic_open(path, "w", newline="") as handle:
+        handle.write(text)
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> None:
+    text = json.dumps(obj, indent=indent, ensure_ascii=False, sort_keys=False)
+    atomic_write_text(path, text + "\n")
+
+
+def atomic_write_pickle(path: str | os.PathLike[str], obj: Any) -> None:
+    with atomic_open(path, "wb") as handle:
+        pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def remove_stale_temps(directory: str | os.PathLike[str]) -> int:
+    """Delete temporary files left by an interrupted run in ``directory``; returns how many."""
+    removed = 0
+    directory = Path(directory)
+    if not directory.is_dir():
+        return 0
+    for entry in directory.iterdir():
+        if TMP_MARKER in entry.name and entry.is_file():
+            entry.unlink()
+            removed += 1
+    return removed

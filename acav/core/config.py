@@ -1,0 +1,151 @@
+"""One configuration mechanism for every stage: dataclass defaults < YAML file section < CLI flags.
+
+A stage declares its options once, as a dataclass whose fields carry ``help`` metadata::
+
+    @dataclass
+    class FilterConfig:
+        min_duration: float = field(default=30.0, metadata={"help": "shortest video kept (s)"})
+
+:func:`add_config_arguments` turns the fields into ``--min-duration`` flags, and
+:func:`load_config` merges the defaults, the stage's section of ``--config FILE.yaml`` (or
+``$ACAV_CONFIG``) and the flags the user actually gave. Unknown YAML keys are errors that name
+the file and key, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _base_type(tp: Any) -> tuple[Any, bool]:
+    """``(inner type, is_list)`` for annotations like ``int``, ``Optional[Path]``, ``list[str]``."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _base_type(args[0]) if len(args) == 1 else (str, False)
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        return (args[0] if args else str), True
+    return tp, False
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add one flag per dataclass field; defaults are suppressed so we can tell what was given."""
+    hints = typing.get_type_hints(cls)
+    group = parser.add_argument_group(f"{cls.__name__} options (also settable in the YAML config)")
+    for fld in dataclasses.fields(cls):
+        if fld.metadata.get("cli") is False:
+            continue
+        tp, is_list = _base_type(hints[fld.name])
+        default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()  # type: ignore[misc]
+        help_text = fld.metadata.get("help", "")
+        help_text = f"{help_text} (default: {default!r})" if help_text else f"default: {default!r}"
+        kwargs: dict[str, Any] = {"dest": fld.name, "default": argparse.SUPPRESS, "help": help_text}
+        if "choices" in fld.metadata:
+            kwargs["choices"] = fld.metadata["choices"]
+        if tp is bool and not is_list:
+            group.add_argument(_flag(fld.name), action=argparse.BooleanOptionalAction, **kwargs)
+            continue
+        kwargs["type"] = tp if tp in (int, float, str, Path) else str
+        if is_list:
+            kwargs["nargs"] = "*"
+        group.add_argument(_flag(fld.name), **kwargs)
+
+
+def read_yaml_section(path: str | os.PathLike[str], section: str) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of stage sections at the top level")
+    values = data.get(section) or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: section '{section}' must be a mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in values.items()}
+
+
+def _coerce(value: Any, tp: Any, is_list: bool, where: str) -> Any:
+    if value is None:
+        return None
+    try:
+        if is_list:
+            if isinstance(value, str):
+                value = [value]
+            return [_coerce(v, tp, False, where) for v in value]
+        if tp is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if tp in (int, float, str, Path):
+            return tp(value)
+        return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: cannot use {value!r} as {getattr(tp, '__name__', tp)}") from exc
+
+
+def load_config(
+    cls: type[C],
+    section: str,
+    args: argparse.Namespace | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    **overrides: Any,
+) -> C:
+    """Build ``cls`` from defaults, the YAML ``section`` and explicitly given CLI flags/overrides."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    config_file = config_file or (getattr(args, "config", None) if args is not None else None)
+    config_file = config_file or os.environ.get("ACAV_CONFIG") or None
+    if config_file:
+        for key, value in read_yaml_section(config_file, section).items():
+            if key not in names:
+                raise ConfigError(
+                    f"{config_file}: unknown option '{key}' in section '{section}' "
+                    f"(known: {', '.join(sorted(names))})"
+                )
+            tp, is_list = _base_type(hints[key])
+            values[key] = _coerce(value, tp, is_list, f"{config_file}: {section}.{key}")
+    if args is not None:
+        for key in names:
+            if hasattr(args, key):
+                values[key] = getattr(args, key)
+    for key, value in overrides.items():
+        if key not in names:
+            raise ConfigError(f"unknown option '{key}' for {cls.__name__}")
+        values[key] = value
+    return cls(**values)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """JSON-friendly dict of a config (paths as strings), for reports and logs."""
+    out = {}
+    for key, value in dataclasses.asdict(config).items():
+        out[key] = str(value) if isinstance(value, Path) else value
+    return out

@@ -1,0 +1,62 @@
+"""Device choice: all visible GPUs when present (``CUDA_VISIBLE_DEVICES`` selects them), else the CPU.
+
+torch is imported lazily so stages without models (filtering, download) never pay for it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from acav.core.logs import get_logger
+
+if TYPE_CHECKING:
+    import torch
+
+log = get_logger(__name__)
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_cpu_fallback(reason: str) -> None:
+    # lru_cache makes this say it once per process, however many times a stage asks.
+    log.warning("%s; running on the CPU (slower).", reason)
+
+
+def cuda_device_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def choose_device(requested: str = "auto") -> torch.device:
+    """Resolve ``--device``: ``auto`` (GPU if any is visible), ``cpu``, ``cuda`` or ``cuda:N``."""
+    import torch
+
+    requested = (requested or "auto").lower()
+    if requested == "cpu":
+        return torch.device("cpu")
+    if requested == "auto":
+        if cuda_device_count() > 0:
+            return torch.device("cuda:0")
+        _warn_cpu_fallback("No GPU is visible (CUDA unavailable or CUDA_VISIBLE_DEVICES empty)")
+        return torch.device("cpu")
+    if requested.startswith("cuda"):
+        if cuda_device_count() == 0:
+            _warn_cpu_fallback(f"--device {requested} asked for a GPU but none is visible")
+            return torch.device("cpu")
+        return torch.device(requested)
+    raise ValueError(f"unknown device {requested!r}; use one of {', '.join(DEVICE_CHOICES)} or cuda:N")
+
+
+def visible_devices(requested: str = "auto") -> list[torch.device]:
+    """Every device a stage should use: all visible GPUs for ``auto``/``cuda``, else ``[cpu]``."""
+    import torch
+
+    first = choose_device(requested)
+    if first.type != "cuda":
+        return [first]
+    if requested.lower() in ("auto", "cuda"):
+        return [torch.device(f"cuda:{i}") for i in range(cuda_device_count())]
+    return [first]

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up the environment (if needed) and run the test suite. Extra arguments go to pytest.
+set -euo pipefail
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/env.sh"
+cd "$ACAV_ROOT"
+export ACAV_PROGRESS="${ACAV_PROGRESS:-0}"
+exec "$ACAV_PYTHON" -m pytest -n 2 "$@"
