@@ -27,8 +27,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("acav.feature_extraction.models_cli", "list or prefetch pretrained weights for the extractors"),
     "cluster": ("acav.clustering.cli", "stage 5: k-means per (model, layer) over the feature shards"),
     "select": ("acav.subset_selection.cli", "stage 6: choose the clips that maximise audio-visual mutual information"),
-    "evaluate": ("acav.evaluation.cli", "pretrain on a curated subset and run linear evaluation"),
-    "retrieval": ("acav.correspondence_retrieval.cli", "the paper's controlled correspondence-retrieval experiments"),
 }
 
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Evaluation: pretrain on a curated subset, then linear evaluation.
-# Works from any directory; honours DATA_DIR (default: data/ at the repository root).
-# Extra arguments go to `acav evaluate` (see `bash evaluation/code/run.sh --help`).
+# Not available yet: see this folder's README.md for what it will do and its status.
 set -euo pipefail
-source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/env.sh"
-exec "$ACAV_PYTHON" -m acav evaluate --data-dir "$DATA_DIR" "$@"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+echo "$(basename "$here"): not implemented yet in this release; see $here/README.md" >&2
+exit 1

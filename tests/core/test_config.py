@@ -1,0 +1,67 @@
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from acav.core.config import ConfigError, add_config_arguments, config_to_dict, load_config
+
+
+@dataclass
+class DemoConfig:
+    min_duration: float = field(default=30.0, metadata={"help": "shortest kept"})
+    languages: list[str] = field(default_factory=lambda: ["en", "es"], metadata={"help": "kept languages"})
+    use_language: bool = field(default=True, metadata={"help": "language rule on/off"})
+    keywords: Path | None = None
+    mode: str = field(default="a", metadata={"choices": ["a", "b"]})
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", type=Path, default=None)
+    add_config_arguments(parser, DemoConfig)
+    return parser.parse_args(argv)
+
+
+def test_defaults_when_nothing_given(monkeypatch) -> None:
+    monkeypatch.delenv("ACAV_CONFIG", raising=False)
+    cfg = load_config(DemoConfig, "demo", _parse([]))
+    assert cfg == DemoConfig()
+
+
+def test_precedence_defaults_yaml_cli(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("ACAV_CONFIG", raising=False)
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("demo:\n  min-duration: 10\n  languages: [fr]\n  use_language: false\nother:\n  x: 1\n")
+    cfg = load_config(DemoConfig, "demo", _parse(["--config", str(yaml_file), "--min-duration", "5"]))
+    assert cfg.min_duration == 5.0
+    assert cfg.languages == ["fr"]
+    assert cfg.use_language is False
+    cfg = load_config(DemoConfig, "demo", _parse(["--config", str(yaml_file), "--use-language", "--languages", "ko", "ja"]))
+    assert cfg.use_language is True and cfg.languages == ["ko", "ja"] and cfg.min_duration == 10.0
+
+
+def test_env_config_file(tmp_path: Path, monkeypatch) -> None:
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("demo:\n  keywords: /tmp/k.txt\n")
+    monkeypatch.setenv("ACAV_CONFIG", str(yaml_file))
+    assert load_config(DemoConfig, "demo", _parse([])).keywords == Path("/tmp/k.txt")
+
+
+def test_unknown_key_and_bad_value_are_clear_errors(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("ACAV_CONFIG", raising=False)
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("demo:\n  min_durration: 10\n")
+    with pytest.raises(ConfigError, match="unknown option 'min_durration'.*c.yaml|c.yaml.*min_durration"):
+        load_config(DemoConfig, "demo", _parse(["--config", str(yaml_file)]))
+    yaml_file.write_text("demo:\n  min_duration: ten\n")
+    with pytest.raises(ConfigError, match="demo.min_duration"):
+        load_config(DemoConfig, "demo", _parse(["--config", str(yaml_file)]))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(DemoConfig, "demo", _parse(["--config", str(tmp_path / "missing.yaml")]))
+
+
+def test_choices_enforced_and_dict_output() -> None:
+    with pytest.raises(SystemExit):
+        _parse(["--mode", "c"])
+    assert config_to_dict(DemoConfig(keywords=Path("k")))["keywords"] == "k"

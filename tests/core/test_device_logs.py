@@ -1,0 +1,46 @@
+import logging
+
+import pytest
+import torch
+
+from acav.core import device as device_mod
+from acav.core.device import choose_device, visible_devices
+from acav.core.records import JsonlWriter, read_jsonl
+
+
+def test_cpu_is_always_available() -> None:
+    assert choose_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
+def test_auto_and_cuda_fall_back_to_cpu_and_say_so_once(caplog) -> None:
+    device_mod._warn_cpu_fallback.cache_clear()
+    logger = logging.getLogger("acav")
+    logger.propagate = True  # let caplog see it
+    try:
+        with caplog.at_level(logging.WARNING, logger="acav"):
+            assert choose_device("auto") == torch.device("cpu")
+            assert choose_device("auto") == torch.device("cpu")
+            assert visible_devices("cuda") == [torch.device("cpu")]
+    finally:
+        logger.propagate = False
+    messages = [r.getMessage() for r in caplog.records if "CPU" in r.getMessage()]
+    assert len(messages) == 2  # one per distinct reason, not one per call
+    assert "CUDA_VISIBLE_DEVICES" in messages[0]
+
+
+def test_unknown_device_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown device"):
+        choose_device("tpu")
+
+
+def test_jsonl_records_survive_a_torn_line(tmp_path) -> None:
+    path = tmp_path / "log.jsonl"
+    with JsonlWriter(path) as log:
+        log.write({"id": "a", "status": "ok"})
+        log.write({"id": "b", "status": "failed", "error": "ünïcode"})
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"id": "c", "sta')  # interrupted writer
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "b"]
+    with pytest.raises(ValueError, match="log.jsonl:3"):
+        list(read_jsonl(path, skip_bad=False))

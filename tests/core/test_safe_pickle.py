@@ -1,0 +1,69 @@
+import os
+import pickle
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from acav.core.atomic import atomic_write_pickle
+from acav.core.safe_pickle import UnsafePickleError, safe_load, safe_loads
+
+
+def test_round_trip_of_feature_shard_structure(tmp_path: Path) -> None:
+    shard = [
+        {
+            "filename": "qpxektwhzra_292.mp4",
+            "shard_name": "shard-000000",
+            "shard_size": 1,
+            "video_features": [
+                {
+                    "model_key": "layer_slow_fast",
+                    "array": {"layer_0": np.arange(88, dtype=np.float32), "layer_1": np.float16(2.5)},
+                }
+            ],
+            "audio_assignments": [{"array": {"layer_0": np.int64(7), "layer_1": 3}}],
+            "tuple": (1, 2.0, None, True, b"x"),
+            "ordered": OrderedDict(a=1),
+        }
+    ]
+    path = tmp_path / "shard-000000.pkl"
+    atomic_write_pickle(path, shard)
+    loaded = safe_load(path)
+    assert loaded[0]["filename"] == "qpxektwhzra_292.mp4"
+    np.testing.assert_array_equal(loaded[0]["video_features"][0]["array"]["layer_0"], np.arange(88))
+    assert loaded[0]["video_features"][0]["array"]["layer_0"].dtype == np.float32
+    assert loaded[0]["audio_assignments"][0]["array"]["layer_0"] == 7
+    assert loaded[0]["tuple"] == (1, 2.0, None, True, b"x")
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_numpy_arrays_load_at_every_protocol(protocol: int) -> None:
+    data = pickle.dumps({"x": np.linspace(0, 1, 5), "y": np.int32(3)}, protocol=protocol)
+    loaded = safe_loads(data)
+    np.testing.assert_allclose(loaded["x"], np.linspace(0, 1, 5))
+    assert loaded["y"] == 3
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_refuses_code_execution(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps([_Exploit()]))
+    with pytest.raises(UnsafePickleError, match="posix.system|os.system"):
+        safe_load(path)
+
+
+def test_refuses_arbitrary_classes() -> None:
+    with pytest.raises(UnsafePickleError, match="Path"):
+        safe_loads(pickle.dumps(Path("/etc/passwd")))
+
+
+def test_truncated_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "cut.pkl"
+    path.write_bytes(pickle.dumps({"a": list(range(100))})[:20])
+    with pytest.raises(pickle.UnpicklingError, match="cut.pkl"):
+        safe_load(path)
