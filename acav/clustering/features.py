@@ -1,0 +1,356 @@
+"""Read feature shards (FORMATS.md section 4) into per-(model, layer) matrices, one shard at a time.
+
+A feature shard is a pickled list of clip dicts; each clip has ``video_features`` and
+``audio_features`` lists whose entries carry ``model_key``, ``extractor_name``, ``dataset`` and
+``array: {layer_i: 1-D ndarray}``. Clustering needs, for every clustering key ``(model_key, layer)``,
+one row per clip. A clip that lacks one of the keys (its extraction failed) or whose vector is
+malformed is *skipped with a reason*, so every clip ends as clustered or skipped.
+
+Only :func:`acav.core.safe_pickle.safe_load` is used to read the files: shards are untrusted input.
+Nothing here holds more than one shard in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from acav.core.logs import get_logger
+from acav.core.safe_pickle import safe_load
+
+log = get_logger(__name__)
+
+ClusterKey = tuple[str, str]  # (model_key, layer), e.g. ("layer_vggish", "layer_3")
+SIDES = ("video", "audio")
+
+
+class ClusteringInputError(ValueError):
+    """The input as a whole cannot be clustered (no shards, no complete clips, inconsistent dims)."""
+
+
+class NothingToClusterError(ClusteringInputError):
+    """A partition (or the whole input) holds no clip with complete features."""
+
+
+class ShardReadError(ValueError):
+    """One feature shard cannot be used (unreadable, hostile pickle, not a list of clips)."""
+
+
+def key_name(key: ClusterKey) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+def _layer_order(name: str) -> tuple[int, str]:
+    # layer_10 sorts after layer_9; names without a number keep their text order after them.
+    tail = name.rsplit("_", 1)[-1]
+    return (int(tail), name) if tail.isdigit() else (1 << 30, name)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the output shards repeat about one extractor (FORMATS.md section 5)."""
+
+    model_key: str
+    extractor_name: str
+    dataset: str
+    side: str  # "video" or "audio"
+
+
+@dataclass
+class ParsedClip:
+    filename: str
+    vectors: dict[ClusterKey, np.ndarray]
+    models: dict[str, ModelInfo]
+
+
+def read_shard_rows(path: Path) -> list[dict[str, Any]]:
+    """Load one feature shard with the restricted unpickler; raise :class:`ShardReadError` if unusable."""
+    try:
+        rows = safe_load(path)
+    except (pickle.UnpicklingError, OSError) as exc:
+        raise ShardReadError(str(exc)) from exc
+    if not isinstance(rows, list):
+        raise ShardReadError(f"{path}: expected a list of clip dicts, got {type(rows).__name__}")
+    return rows
+
+
+def parse_clip(row: Any) -> ParsedClip:
+    """Extract the clip's vectors per key; raise ``ValueError(reason)`` for a malformed clip."""
+    if not isinstance(row, dict):
+        raise ValueError(f"clip entry is a {type(row).__name__}, not a dict")
+    filename = row.get("filename")
+    if not isinstance(filename, str) or not filename:
+        raise ValueError("clip has no 'filename'")
+    vectors: dict[ClusterKey, np.ndarray] = {}
+    models: dict[str, ModelInfo] = {}
+    for side in SIDES:
+        entries = row.get(f"{side}_features") or []
+        if not isinstance(entries, list):
+            raise ValueError(f"'{side}_features' is not a list")
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("model_key"), str):
+                raise ValueError(f"a '{side}_features' entry has no model_key")
+            model_key = entry["model_key"]
+            if model_key in models:
+                raise ValueError(f"model_key {model_key!r} appears twice")
+            array = entry.get("array")
+            if isinstance(array, (list, tuple)):  # layer lists from older writers
+                array = {f"layer_{i}": v for i, v in enumerate(array)}
+            if not isinstance(array, dict) or not array:
+                raise ValueError(f"{model_key}: 'array' is not a dict of layers")
+            for layer, value in array.items():
+                if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+                    raise ValueError(f"{model_key}/{layer}: not a numeric ndarray")
+                if value.ndim != 1 or value.size == 0:
+                    raise ValueError(
+                        f"{model_key}/{layer}: expected a non-empty 1-D vector, got shape {value.shape}"
+                    )
+                vector = value.astype(np.float32, copy=False)
+                if not np.isfinite(vector).all():
+                    raise ValueError(f"{model_key}/{layer}: vector has NaN or infinite values")
+                vectors[(model_key, str(layer))] = vector
+            models[model_key] = ModelInfo(
+                model_key=model_key,
+                extractor_name=str(entry.get("extractor_name", "")),
+                dataset=str(entry.get("dataset", "")),
+                side=side,
+            )
+    return ParsedClip(filename=filename, vectors=vectors, models=models)
+
+
+@dataclass
+class ShardBlock:
+    """One shard's usable clips as matrices (rows aligned across keys) plus what was skipped."""
+
+    shard_name: str
+    path: Path
+    rows: list[dict[str, Any]]  # the shard's clip dicts, as read
+    kept: list[int]  # indices into ``rows`` of the clips in ``matrices``
+    matrices: dict[ClusterKey, np.ndarray]  # key -> (len(kept), dims) float32
+    skipped: list[tuple[str | None, str]] = field(default_factory=list)  # (filename, reason)
+
+
+def load_block(path: Path, keys: Sequence[ClusterKey], dims: dict[ClusterKey, int]) -> ShardBlock:
+    """Read a shard and build the matrices for ``keys``; clips missing a key are skipped with a reason."""
+    rows = read_shard_rows(path)
+    kept: list[int] = []
+    columns: dict[ClusterKey, list[np.ndarray]] = {key: [] for key in keys}
+    skipped: list[tuple[str | None, str]] = []
+    for index, row in enumerate(rows):
+        filename = row.get("filename") if isinstance(row, dict) else None
+        try:
+            clip = parse_clip(row)
+        except ValueError as exc:
+            skipped.append((filename if isinstance(filename, str) else None, f"malformed clip: {exc}"))
+            continue
+        missing = [key_name(k) for k in keys if k not in clip.vectors]
+        if missing:
+            models = sorted({name.split("/", 1)[0] for name in missing})
+            skipped.append(
+                (clip.filename, f"missing features for {', '.join(models)} ({len(missing)} layers)")
+            )
+            continue
+        wrong = [
+            f"{key_name(k)} has {clip.vectors[k].size} dims, expected {dims[k]}"
+            for k in keys
+            if clip.vectors[k].size != dims[k]
+        ]
+        if wrong:
+            skipped.append((clip.filename, "wrong feature size: " + "; ".join(wrong)))
+            continue
+        kept.append(index)
+        for key in keys:
+            columns[key].append(clip.vectors[key])
+    matrices = {
+        key: (np.stack(vs) if vs else np.zeros((0, dims[key]), dtype=np.float32))
+        for key, vs in columns.items()
+    }
+    return ShardBlock(
+        shard_name=path.stem, path=path, rows=rows, kept=kept, matrices=matrices, skipped=skipped
+    )
+
+
+@dataclass
+class Catalog:
+    """What a first pass over a partition's shards learned: keys, widths, sizes, a reservoir sample."""
+
+    keys: list[ClusterKey]
+    dims: dict[ClusterKey, int]
+    models: dict[str, ModelInfo]
+    shards: list[Path]  # readable shards, in order
+    failed_shards: list[tuple[Path, str]]
+    complete_clips: int
+    sample: dict[ClusterKey, np.ndarray]  # reservoir of complete clips, rows aligned across keys
+    mean: dict[ClusterKey, np.ndarray]  # over the clips that have the key (for --normalize standardize)
+    std: dict[ClusterKey, np.ndarray]
+
+
+class _Reservoir:
+    """Uniform sample of ``capacity`` items from a stream of unknown length (Vitter's algorithm R)."""
+
+    def __init__(self, capacity: int, rng: np.random.Generator) -> None:
+        self.capacity = capacity
+        self.rng = rng
+        self.items: list[Any] = []
+        self.seen = 0
+
+    def offer(self, item: Any) -> None:
+        self.seen += 1
+        if len(self.items) < self.capacity:
+            self.items.append(item)
+            return
+        slot = int(self.rng.integers(0, self.seen))
+        if slot < self.capacity:
+            self.items[slot] = item
+
+
+def scan_shards(
+    paths: Iterable[Path],
+    sample_size: int,
+    seed: int,
+    keys: Sequence[ClusterKey] | None = None,
+    show_progress: bool = True,
+) -> Catalog:
+    """First pass: find the clustering keys and their widths, and draw the initialisation sample.
+
+    ``keys`` fixes the keys (assigning with existing centroids); otherwise they are every
+    ``(model_key, layer)`` seen. A key seen with two different widths is an error: it means shards
+    from different extractor versions were mixed, which no per-clip skip can repair.
+    """
+    from acav.core.logs import progress
+
+    paths = list(paths)
+    rng = np.random.default_rng(seed)
+    reservoir = _Reservoir(max(sample_size, 1), rng)
+    dims: dict[ClusterKey, int] = {}
+    first_seen: dict[ClusterKey, str] = {}
+    models: dict[str, ModelInfo] = {}
+    sums: dict[ClusterKey, np.ndarray] = {}
+    sq_sums: dict[ClusterKey, np.ndarray] = {}
+    counts: Counter[ClusterKey] = Counter()
+    good_paths: list[Path] = []
+    failed: list[tuple[Path, str]] = []
+    key_sets: Counter[frozenset[ClusterKey]] = Counter()
+    quiet = {} if show_progress else {"disable": True}
+    for path in progress(paths, desc="scan features", unit="shard", **quiet):
+        try:
+            rows = read_shard_rows(path)
+        except ShardReadError as exc:
+            log.error("skipping feature shard %s: %s", path.name, exc)
+            failed.append((path, str(exc)))
+            continue
+        good_paths.append(path)
+        for index, row in enumerate(rows):
+            try:
+                clip = parse_clip(row)
+            except ValueError:
+                continue  # recorded with its reason when the shard is assigned
+            for key, vector in clip.vectors.items():
+                if keys is not None and key not in keys:
+                    continue
+                if key not in dims:
+                    dims[key] = vector.size
+                    first_seen[key] = f"{path.name}:{clip.filename}"
+                    sums[key] = np.zeros(vector.size, dtype=np.float64)
+                    sq_sums[key] = np.zeros(vector.size, dtype=np.float64)
+                elif dims[key] != vector.size:
+                    raise ClusteringInputError(
+                        f"inconsistent feature sizes for {key_name(key)}: {dims[key]} dims in "
+                        f"{first_seen[key]} but {vector.size} in {path.name}:{clip.filename} (clip #{index}). "
+                        "Were shards from different extractors or versions mixed? Re-extract them or "
+                        "cluster them in separate data directories."
+                    )
+                sums[key] += vector
+                sq_sums[key] += np.square(vector, dtype=np.float64)
+                counts[key] += 1
+            for model_key, info in clip.models.items():
+                models.setdefault(model_key, info)
+            present = (
+                frozenset(clip.vectors) if keys is None else frozenset(k for k in clip.vectors if k in keys)
+            )
+            key_sets[present] += 1
+            reservoir.offer((present, {k: clip.vectors[k] for k in present}))
+    if keys is None:
+        all_keys = sorted(dims, key=lambda k: (SIDES.index(models[k[0]].side), k[0], _layer_order(k[1])))
+    else:
+        all_keys = list(keys)
+    required = frozenset(all_keys)
+    complete = sum(n for present, n in key_sets.items() if required <= present)
+    sample_rows = [vectors for present, vectors in reservoir.items if required <= present]
+    sample = {
+        key: (
+            np.stack([r[key] for r in sample_rows])
+            if sample_rows
+            else np.zeros((0, dims.get(key, 0)), dtype=np.float32)
+        )
+        for key in all_keys
+    }
+    mean: dict[ClusterKey, np.ndarray] = {}
+    std: dict[ClusterKey, np.ndarray] = {}
+    for key in all_keys:
+        if counts[key]:
+            mu = sums[key] / counts[key]
+            var = np.maximum(sq_sums[key] / counts[key] - mu * mu, 0.0)
+            mean[key] = mu.astype(np.float32)
+            std[key] = np.sqrt(var).astype(np.float32)
+    return Catalog(
+        keys=all_keys,
+        dims={k: dims[k] for k in all_keys if k in dims},
+        models=models,
+        shards=good_paths,
+        failed_shards=failed,
+        complete_clips=complete,
+        sample=sample,
+        mean=mean,
+        std=std,
+    )
+
+
+def iter_blocks(
+    paths: Sequence[Path], keys: Sequence[ClusterKey], dims: dict[ClusterKey, int]
+) -> Iterator[ShardBlock | tuple[Path, str]]:
+    """Yield each shard's block, or ``(path, reason)`` for a shard that could not be read."""
+    for path in paths:
+        try:
+            yield load_block(path, keys, dims)
+        except ShardReadError as exc:
+            yield (path, str(exc))
+
+
+def batches_of(
+    blocks: Iterable[ShardBlock], batch_size: int, rng: np.random.Generator | None
+) -> Iterator[dict[ClusterKey, np.ndarray]]:
+    """Re-cut the (shuffled) rows of consecutive shards into mini-batches of ``batch_size``.
+
+    Only the current shard plus fewer than ``batch_size`` carried-over rows are held, so memory is
+    bounded by the shard and batch sizes, not by the data set. The last, shorter batch is kept.
+    """
+    carry: dict[ClusterKey, np.ndarray] | None = None
+    for block in blocks:
+        n = len(block.kept)
+        if n == 0:
+            continue
+        order = rng.permutation(n) if rng is not None else np.arange(n)
+        mats = {k: m[order] for k, m in block.matrices.items()}
+        if carry is not None:
+            mats = {k: np.concatenate([carry[k], m]) for k, m in mats.items()}
+            carry = None
+        total = next(iter(mats.values())).shape[0]
+        full = (total // batch_size) * batch_size
+        for start in range(0, full, batch_size):
+            yield {k: m[start : start + batch_size] for k, m in mats.items()}
+        if full < total:
+            carry = {k: m[full:].copy() for k, m in mats.items()}
+    if carry is not None:
+        yield carry
+
+
+def count_batches(n_rows: int, batch_size: int) -> int:
+    return math.ceil(n_rows / batch_size) if n_rows else 0
