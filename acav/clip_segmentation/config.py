@@ -1,0 +1,100 @@
+"""Options of stage 3 (clip segmentation); YAML section ``clip_segmentation``.
+
+Defaults follow the ACAV100M paper: scdet threshold 10 %, annealing factor 1.2 capped at 100,
+10-second clips, up to 3 clips per video, 1000 clips per shard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from acav.core.config import ConfigError
+
+SECTION = "clip_segmentation"
+
+
+@dataclass
+class SegmentConfig:
+    threshold: float = field(
+        default=10.0,
+        metadata={"help": "initial scene-change threshold in percent, as ffmpeg scdet's 'threshold'"},
+    )
+    threshold_factor: float = field(
+        default=1.2,
+        metadata={"help": "annealing: multiply the threshold by this while too few shots are long enough"},
+    )
+    max_threshold: float = field(
+        default=100.0, metadata={"help": "annealing stops at this threshold (percent)"}
+    )
+    clip_length: float = field(default=10.0, metadata={"help": "clip length in seconds"})
+    max_clips: int = field(
+        default=3,
+        metadata={"help": "clips per video at most; also the number of long-enough shots annealing aims for"},
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seed of the random first pick of the diverse clip choice"}
+    )
+    analysis_short_side: int = field(
+        default=64,
+        metadata={"help": "short side (px) the frames are reduced to for cut scores and fingerprints"},
+    )
+    fingerprint_grid: int = field(
+        default=4, metadata={"help": "fingerprint = mean Y, U, V over a GRID x GRID grid of each frame"}
+    )
+    fingerprint_samples: int = field(
+        default=10, metadata={"help": "frames sampled per candidate window to compare candidates"}
+    )
+    require_audio: bool = field(
+        default=True,
+        metadata={"help": "reject videos without an audio stream (later stages need sound)"},
+    )
+    scale_short_side: int = field(
+        default=0, metadata={"help": "scale clips to this short side in px; 0 keeps the source resolution"}
+    )
+    crf: int = field(
+        default=23, metadata={"help": "libx264 quality of the cut clips (lower = better, larger)"}
+    )
+    preset: str = field(default="veryfast", metadata={"help": "libx264 preset of the cut clips"})
+    audio_bitrate: str = field(default="128k", metadata={"help": "AAC bitrate of the cut clips"})
+    ffmpeg_threads: int = field(
+        default=0,
+        metadata={"help": "threads per ffmpeg cut (0 = ffmpeg decides); lower it with many workers"},
+    )
+    cut_timeout: float = field(default=600.0, metadata={"help": "seconds one ffmpeg cut may take"})
+    workers: int = field(
+        default=0,
+        metadata={"help": "videos processed in parallel (processes); 0 = half the CPU cores, at least 1"},
+    )
+    clips_per_shard: int = field(default=1000, metadata={"help": "clips per WebDataset shard"})
+    retry_failed: bool = field(
+        default=False,
+        metadata={"help": "re-process videos whose last record is 'failed' even if the file is unchanged"},
+    )
+    shards: bool = field(default=True, metadata={"help": "bundle the clips into shards after cutting"})
+
+    def __post_init__(self) -> None:
+        # Fail early with the option's name rather than deep inside a worker.
+        if self.threshold <= 0 or self.threshold > 100:
+            raise ConfigError(f"threshold must be in (0, 100], got {self.threshold}")
+        if self.threshold_factor <= 1.0:
+            raise ConfigError(f"threshold_factor must be > 1, got {self.threshold_factor}")
+        if self.clip_length <= 0:
+            raise ConfigError(f"clip_length must be > 0, got {self.clip_length}")
+        if self.max_clips < 1:
+            raise ConfigError(f"max_clips must be >= 1, got {self.max_clips}")
+        if self.analysis_short_side < 8 or self.analysis_short_side % 2:
+            raise ConfigError(
+                f"analysis_short_side must be an even number >= 8, got {self.analysis_short_side}"
+            )
+        if self.fingerprint_grid < 1 or self.fingerprint_grid > self.analysis_short_side // 2:
+            raise ConfigError(
+                f"fingerprint_grid must be in [1, analysis_short_side / 2], got {self.fingerprint_grid}"
+            )
+        if self.fingerprint_samples < 1:
+            raise ConfigError(f"fingerprint_samples must be >= 1, got {self.fingerprint_samples}")
+        if self.scale_short_side < 0 or self.scale_short_side % 2:
+            raise ConfigError(f"scale_short_side must be 0 or an even number, got {self.scale_short_side}")
+        if self.clips_per_shard < 1:
+            raise ConfigError(f"clips_per_shard must be >= 1, got {self.clips_per_shard}")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}")

@@ -1,0 +1,375 @@
+"""Stage 3 driver: every raw video -> shots -> up to N diverse 10 s clips -> per-video record -> shards.
+
+Videos run in parallel worker processes. Each ends in one record appended to
+``videos/clips/segmentation.log.jsonl``: ``ok`` with its clips, ``rejected`` (too_short, no_audio,
+no_video_stream, bad_id) or ``failed`` (corrupt, decode_error, cut_error, internal_error), with a
+``detail`` message. A re-run skips videos whose latest record is final for the same source file
+(same size and mtime): ``ok`` with all clips present, ``rejected``, and ``failed`` unless
+``--retry-failed``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import re
+import time
+import traceback
+import zlib
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from acav.clip_segmentation.candidates import plan_windows
+from acav.clip_segmentation.config import SegmentConfig
+from acav.clip_segmentation.cutter import cut_clip, scale_filter
+from acav.clip_segmentation.diversity import choose_diverse, similarity_matrix, window_descriptor
+from acav.clip_segmentation.scores import analyse_video
+from acav.clip_segmentation.shards import ClipEntry, bundle, complete_shards
+from acav.clip_segmentation.shots import anneal
+from acav.core.atomic import TMP_MARKER, atomic_write_json, remove_stale_temps
+from acav.core.config import config_to_dict
+from acav.core.layout import DataLayout
+from acav.core.logs import get_logger, progress
+from acav.core.media import MediaError, probe_media
+from acav.core.records import JsonlWriter, read_jsonl
+
+log = get_logger(__name__)
+
+# Characters allowed in a video id: they become part of clip names and WebDataset keys (a dot
+# would split the key), so anything else is rejected rather than guessed at.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    video_id: str
+    path: str
+    clips_dir: str
+    config: SegmentConfig
+
+
+def video_seed(seed: int, video_id: str) -> int:
+    """Per-video seed: the same choice for a video whatever the worker count or processing order."""
+    return zlib.crc32(f"{seed}:{video_id}".encode())
+
+
+def clip_filename(video_id: str, start: float) -> str:
+    return f"{video_id}_{int(start)}.mp4"
+
+
+def _source_facts(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    return {"source": path.name, "source_size": stat.st_size, "source_mtime": round(stat.st_mtime, 3)}
+
+
+def _outcome(record: dict[str, Any], status: str, reason: str | None = None, detail: str | None = None):
+    record.update(status=status, reason=reason, clips=record.get("clips", []))
+    if detail:
+        record["detail"] = detail
+    return record
+
+
+def process_video(task: VideoTask) -> dict[str, Any]:
+    """Segment one video; never raises for a bad video (the record says what happened)."""
+    cfg = task.config
+    began = time.perf_counter()
+    path = Path(task.path)
+    record: dict[str, Any] = {"id": task.video_id, **_source_facts(path)}
+    try:
+        _segment(task, path, record)
+    except Exception as exc:  # a bug must not stop the other videos; the record keeps the trace
+        tail = traceback.format_exc().strip().splitlines()[-3:]
+        _outcome(record, "failed", "internal_error", f"{type(exc).__name__}: {exc} | {' | '.join(tail)}")
+    record["seconds"] = round(time.perf_counter() - began, 3)
+    record["config"] = {
+        "threshold": cfg.threshold,
+        "clip_length": cfg.clip_length,
+        "max_clips": cfg.max_clips,
+        "seed": cfg.seed,
+    }
+    return record
+
+
+def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
+    cfg = task.config
+    if not _SAFE_ID.match(task.video_id):
+        _outcome(record, "rejected", "bad_id", "video ids may only hold letters, digits, '_' and '-'")
+        return
+    try:
+        info = probe_media(path)
+    except MediaError as exc:
+        _outcome(record, "failed", "corrupt", str(exc))
+        return
+    record["duration"] = round(info.duration, 6)
+    if not info.has_video:
+        _outcome(record, "rejected", "no_video_stream", f"{path.name} has no video stream")
+        return
+    if cfg.require_audio and not info.has_audio:
+        _outcome(
+            record,
+            "rejected",
+            "no_audio",
+            f"{path.name} has no audio stream (later stages need sound; --no-require-audio keeps it)",
+        )
+        return
+    if 0 < info.duration < cfg.clip_length:
+        _outcome(record, "rejected", "too_short", f"{info.duration:.3f} s < clip length {cfg.clip_length} s")
+        return
+    try:
+        analysis = analyse_video(path, cfg.analysis_short_side, cfg.fingerprint_grid)
+    except MediaError as exc:
+        _outcome(record, "failed", "decode_error", str(exc))
+        return
+    record["fps"] = round(1.0 / analysis.frame_duration, 3)
+    record["video_end"] = round(analysis.end, 6)
+    # A truncated file often still opens (its index is intact) but its frames stop early.
+    if info.duration > 0 and analysis.end < info.duration - max(1.0, 0.05 * info.duration):
+        _outcome(
+            record,
+            "failed",
+            "corrupt",
+            f"truncated: frames stop at {analysis.end:.2f} s of {info.duration:.2f} s",
+        )
+        return
+    if analysis.end < cfg.clip_length - 1e-6:
+        _outcome(
+            record,
+            "rejected",
+            "too_short",
+            f"{analysis.end:.3f} s of video < clip length {cfg.clip_length} s",
+        )
+        return
+
+    shots = anneal(
+        analysis.times,
+        analysis.scores,
+        analysis.end,
+        threshold=cfg.threshold,
+        factor=cfg.threshold_factor,
+        max_threshold=cfg.max_threshold,
+        min_length=cfg.clip_length,
+        wanted=cfg.max_clips,
+    )
+    long_shots = shots.long_shots(cfg.clip_length)
+    windows, fallback = plan_windows(analysis, long_shots, cfg.clip_length)
+    record.update(
+        shots=len(shots.shots),
+        long_shots=len(long_shots),
+        threshold=round(shots.threshold, 6),
+        threshold_tries=len(shots.tries),
+        cuts=[round(c, 6) for c in shots.cuts],
+        candidates=len(windows),
+        fallback=fallback,
+    )
+    if len(windows) > cfg.max_clips:
+        descriptors = [
+            window_descriptor(analysis.fingerprints, w.first, w.last, cfg.fingerprint_samples)
+            for w in windows
+        ]
+        rng = random.Random(video_seed(cfg.seed, task.video_id))
+        picked = choose_diverse(similarity_matrix(descriptors), cfg.max_clips, rng)
+        windows = sorted((windows[i] for i in picked), key=lambda w: w.start)
+
+    clips_dir = Path(task.clips_dir)
+    video_filter = scale_filter(info.width, info.height, cfg.scale_short_side)
+    made: list[Path] = []
+    clips = []
+    for window in windows:
+        name = clip_filename(task.video_id, window.start)
+        destination = DataLayout.inside(clips_dir, name)
+        try:
+            cut_clip(
+                path,
+                destination,
+                window.start + analysis.start_time,
+                cfg.clip_length,
+                with_audio=info.has_audio,
+                video_filter=video_filter,
+                crf=cfg.crf,
+                preset=cfg.preset,
+                audio_bitrate=cfg.audio_bitrate,
+                threads=cfg.ffmpeg_threads,
+                timeout=cfg.cut_timeout,
+            )
+        except MediaError as exc:
+            for done in made:  # no half-finished set of clips for a failed video
+                done.unlink(missing_ok=True)
+            _outcome(record, "failed", "cut_error", f"{name}: {exc}")
+            record["clips"] = []
+            return
+        made.append(destination)
+        clips.append({"filename": name, "start": round(window.start, 6), "end": round(window.end, 6)})
+    record["clips"] = clips
+    _outcome(record, "ok", None, "fallback: no shot was long enough, took the centre" if fallback else None)
+
+
+def list_raw_videos(layout: DataLayout) -> list[tuple[str, Path]]:
+    """``(id, path)`` of ``videos/raw/*.mp4`` in name order (temporary downloads are ignored)."""
+    if not layout.raw_videos_dir.is_dir():
+        return []
+    found = []
+    for path in sorted(layout.raw_videos_dir.iterdir()):
+        if path.suffix == ".mp4" and TMP_MARKER not in path.name and path.is_file():
+            found.append((path.stem, path))
+    return found
+
+
+def latest_records(layout: DataLayout) -> dict[str, dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    for record in read_jsonl(layout.segmentation_log):
+        if isinstance(record, dict) and isinstance(record.get("id"), str):
+            latest[record["id"]] = record
+    return latest
+
+
+def is_done(
+    record: dict[str, Any] | None, path: Path, clips_dir: Path, bundled: set[str], retry_failed: bool
+) -> bool:
+    """Whether a previous run's record still stands for this source file."""
+    if record is None:
+        return False
+    stat = path.stat()
+    if record.get("source_size") != stat.st_size or record.get("source_mtime") != round(stat.st_mtime, 3):
+        return False  # the file was replaced (e.g. downloaded again): do it again
+    status = record.get("status")
+    if status == "ok":
+        names = [clip.get("filename") for clip in record.get("clips", [])]
+        return all(isinstance(n, str) and ((clips_dir / n).is_file() or n in bundled) for n in names)
+    if status == "rejected":
+        return True
+    return status == "failed" and not retry_failed
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _run_tasks(tasks: list[VideoTask], workers: int, writer: JsonlWriter) -> list[dict[str, Any]]:
+    results = []
+    bar = progress(total=len(tasks), desc="segment", unit="video")
+    try:
+        if workers <= 1 or len(tasks) <= 1:
+            for task in tasks:
+                record = process_video(task)
+                writer.write(record)
+                results.append(record)
+                bar.update(1)
+            return results
+        # spawn: workers start clean (no inherited threads or open decoders from this process).
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(process_video, task): task for task in tasks}
+            try:
+                for future in as_completed(futures):
+                    task = futures[future]
+                    try:
+                        record = future.result()
+                    except Exception as exc:  # e.g. a worker killed by the OOM killer
+                        record = {
+                            "id": task.video_id,
+                            "status": "failed",
+                            "reason": "internal_error",
+                            "detail": f"worker died: {type(exc).__name__}: {exc}",
+                            "clips": [],
+                        }
+                    writer.write(record)
+                    results.append(record)
+                    bar.update(1)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        return results
+    finally:
+        bar.close()
+
+
+def clip_entries(records: dict[str, dict[str, Any]], video_ids: list[str]) -> list[ClipEntry]:
+    """Clips of the ``ok`` videos in a stable order (video id, then start): shard contents are
+    reproducible."""
+    entries = []
+    for video_id in sorted(video_ids):
+        record = records.get(video_id)
+        if not record or record.get("status") != "ok":
+            continue
+        for clip in record.get("clips", []):
+            entries.append(ClipEntry(clip["filename"], video_id, float(clip["start"]), float(clip["end"])))
+    return entries
+
+
+def run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
+    """Process every raw video not done yet, bundle the new clips into shards; returns the summary,
+    also written to ``videos/clips/segmentation.report.json``."""
+    began = time.time()
+    layout.clips_dir.mkdir(parents=True, exist_ok=True)
+    stale = remove_stale_temps(layout.clips_dir) + remove_stale_temps(layout.videos_dir)
+    if stale:
+        log.info("removed %d temporary files left by an interrupted run", stale)
+    videos = list_raw_videos(layout)
+    if not videos:
+        log.warning(
+            "no videos in %s (expected {YOUTUBE_ID}.mp4 files from the download stage)", layout.raw_videos_dir
+        )
+    previous = latest_records(layout)
+    bundled = {name for names in complete_shards(layout).values() for name in names}
+    tasks = [
+        VideoTask(video_id, str(path), str(layout.clips_dir), cfg)
+        for video_id, path in videos
+        if not is_done(previous.get(video_id), path, layout.clips_dir, bundled, cfg.retry_failed)
+    ]
+    skipped = len(videos) - len(tasks)
+    if skipped:
+        log.info("%d of %d videos already done (resuming); %d to process", skipped, len(videos), len(tasks))
+    workers = cfg.workers or default_workers()
+    with JsonlWriter(layout.segmentation_log) as writer:
+        new_records = _run_tasks(tasks, workers, writer)
+    records = {**previous, **{r["id"]: r for r in new_records}}
+    video_ids = [video_id for video_id, _ in videos]
+    new_shards = bundle(layout, clip_entries(records, video_ids), cfg.clips_per_shard) if cfg.shards else []
+    summary = summarize(records, video_ids, skipped, len(tasks), new_shards)
+    summary["seconds"] = round(time.time() - began, 3)
+    summary["workers"] = workers
+    summary["config"] = config_to_dict(cfg)
+    atomic_write_json(layout.clips_dir / "segmentation.report.json", summary)
+    return summary
+
+
+def summarize(
+    records: dict[str, dict[str, Any]],
+    video_ids: list[str],
+    skipped: int,
+    processed: int,
+    new_shards: list[str],
+) -> dict[str, Any]:
+    status = Counter()
+    reasons = Counter()
+    clips_per_video = Counter()
+    per_video = {}
+    total_clips = fallback = 0
+    for video_id in video_ids:
+        record = records.get(video_id, {})
+        state = record.get("status", "missing")
+        status[state] += 1
+        count = len(record.get("clips", [])) if state == "ok" else 0
+        if state == "ok":
+            clips_per_video[str(count)] += 1
+            total_clips += count
+            fallback += bool(record.get("fallback"))
+        else:
+            reasons[f"{state}:{record.get('reason')}"] += 1
+        per_video[video_id] = {"status": state, "clips": count, "reason": record.get("reason")}
+    return {
+        "videos": len(video_ids),
+        "processed_now": processed,
+        "skipped_done": skipped,
+        "status": dict(status),
+        "reasons": dict(reasons),
+        "clips": total_clips,
+        "clips_per_video": dict(sorted(clips_per_video.items())),
+        "fallback_videos": fallback,
+        "new_shards": new_shards,
+        "per_video": per_video,
+    }
