@@ -1,0 +1,178 @@
+"""Stage 6 driver: partitions -> selection (numpy or torch backend) -> output.csv + selection log."""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from acav.core.atomic import atomic_write_json, remove_stale_temps
+from acav.core.config import config_to_dict
+from acav.core.layout import DataLayout
+from acav.core.logs import get_logger, progress
+from acav.subset_selection.config import SelectConfig
+from acav.subset_selection.greedy import SelectionParams, SelectionResult, select_partition, target_size
+from acav.subset_selection.output import MetadataIndex, write_output_csv
+from acav.subset_selection.pairings import make_pairs
+from acav.subset_selection.partitions import LoadReport, Partition, group_shards, load_partition
+
+log = get_logger(__name__)
+
+
+class NoInputError(RuntimeError):
+    """There are no cluster shards to select from."""
+
+
+@dataclass
+class Paths:
+    clusters_dir: Path
+    videos_dir: Path
+    output: Path
+    selection_log: Path
+
+
+def resolve_paths(layout: DataLayout, config: SelectConfig) -> Paths:
+    return Paths(
+        clusters_dir=config.clusters_dir or layout.clusters_dir,
+        videos_dir=config.videos_dir or layout.videos_dir,
+        output=config.output or layout.output_csv,
+        selection_log=config.selection_log or layout.selection_log,
+    )
+
+
+def choose_backend(config: SelectConfig) -> tuple[str, str]:
+    """``(backend, device)``: auto means torch on a visible GPU, else the numpy CPU loop."""
+    if config.backend == "numpy":
+        return "numpy", "cpu"
+    from acav.core.device import choose_device
+
+    device = choose_device(config.device)
+    if config.backend == "auto":
+        return ("torch", str(device)) if device.type == "cuda" else ("numpy", "cpu")
+    return "torch", str(device)
+
+
+def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
+    """Select clips from every partition; write output.csv and the selection log; return the log."""
+    config.validate()
+    started = time.time()
+    paths = resolve_paths(layout, config)
+    report = LoadReport()
+    groups = group_shards(paths.clusters_dir, report)
+    if not groups:
+        raise NoInputError(
+            f"no cluster shards (shard-NNNNNN.pkl) in {paths.clusters_dir}; run stage 5 (clustering) first"
+        )
+    backend, device = choose_backend(config)
+    if backend == "torch" and config.algorithm != "batch_greedy":
+        log.warning("--algorithm %s runs on the numpy backend; ignoring --backend torch", config.algorithm)
+        backend, device = "numpy", "cpu"
+    params = SelectionParams(config.batch_size, config.topk, config.algorithm, config.seed, config.log_points)
+    params.validate()
+    log.info("selecting from %d partition(s) with the %s backend (%s)", len(groups), backend, device)
+
+    chosen: list[tuple[str, int, int, str]] = []  # (shard, partition number, clip index, filename)
+    entries: list[dict] = []
+
+    def finish(partition: Partition, pairs: list[tuple[int, int]], result: SelectionResult) -> None:
+        for i in result.selected.tolist():
+            chosen.append((partition.clip_shard[i], partition.number, i, partition.clip_file[i]))
+        entries.append(_partition_entry(partition, pairs, result, config))
+        log.info(
+            "partition %s: %d of %d clips, objective %.4f (random subset %.4f), %.2f s",
+            partition.name,
+            result.selected.size,
+            partition.size,
+            result.objective,
+            result.random_objective,
+            result.seconds,
+        )
+
+    pending: list[tuple[Partition, list[tuple[int, int]]]] = []
+    for number, (name, shard_paths) in enumerate(progress(groups, desc="partitions", unit="partition")):
+        partition = load_partition(name, number, shard_paths, report, config.ncentroids)
+        if partition is None:
+            continue
+        pairs = make_pairs(partition.clusterings, config.pairing)
+        size = target_size(partition.size, config.ratio, config.size)
+        if backend == "numpy":
+            finish(
+                partition,
+                pairs,
+                select_partition(partition.labels, partition.ncentroids, pairs, size, params, number),
+            )
+            continue
+        if pending and (
+            pending[0][0].clusterings != partition.clusterings
+            or sum(p.size for p, _ in pending) + partition.size > config.max_batch_clips
+        ):
+            _run_torch_batch(pending, config, params, device, finish)
+            pending = []
+        pending.append((partition, pairs))
+    if pending:
+        _run_torch_batch(pending, config, params, device, finish)
+
+    chosen.sort()
+    metadata = MetadataIndex(paths.videos_dir)
+    missing = write_output_csv(
+        paths.output, [(shard, filename) for shard, _, _, filename in chosen], metadata
+    )
+    remove_stale_temps(paths.output.parent)
+    summary = {
+        "hostname": socket.gethostname(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "seconds": round(time.time() - started, 3),
+        "backend": backend,
+        "device": device,
+        "config": config_to_dict(config),
+        "output": str(paths.output),
+        "selected": len(chosen),
+        "clips": sum(e["clips"] for e in entries),
+        "without_metadata": missing,
+        "partitions": entries,
+        "problems": report.problems + metadata.problems,
+    }
+    atomic_write_json(paths.selection_log, summary)
+    return summary
+
+
+def _run_torch_batch(pending, config: SelectConfig, params: SelectionParams, device: str, finish) -> None:
+    from acav.subset_selection.gpu import select_partitions_torch
+
+    ncentroids = max(p.ncentroids for p, _ in pending)
+    pairs = pending[0][1]
+    sizes = [target_size(p.size, config.ratio, config.size) for p, _ in pending]
+    results = select_partitions_torch(
+        [p.labels for p, _ in pending],
+        ncentroids,
+        pairs,
+        sizes,
+        params,
+        [p.number for p, _ in pending],
+        device,
+    )
+    for (partition, pairs_q), result in zip(pending, results, strict=True):
+        finish(partition, pairs_q, result)
+
+
+def _partition_entry(
+    partition: Partition, pairs: list[tuple[int, int]], result: SelectionResult, config: SelectConfig
+) -> dict:
+    gain = result.objective - result.random_objective
+    return {
+        "partition": partition.name,
+        "number": partition.number,
+        "shards": partition.shard_names,
+        "clips": partition.size,
+        "selected": int(result.selected.size),
+        "clusterings": [c.name for c in partition.clusterings],
+        "ncentroids": partition.ncentroids,
+        "pairing": config.pairing,
+        "pairs": [[partition.clusterings[i].name, partition.clusterings[j].name] for i, j in pairs],
+        "objective": round(result.objective, 8),
+        "random_objective": round(result.random_objective, 8),
+        "objective_over_random": round(float(gain), 8),
+        "seconds": round(result.seconds, 4),
+        "steps": result.steps,
+    }
