@@ -1,0 +1,193 @@
+"""``basic_visual``: a weight-free visual extractor for offline runs, the demo and quick baselines.
+
+No learned weights: five hand-made views of 32 frames sampled uniformly over the clip, each
+squashed to 64 x 64 RGB. Every layer is scaled so that Euclidean distances within it are
+meaningful (histograms are L1-normalised and square-rooted, i.e. Hellinger-style; positions are
+fractions of the frame; intensities are in [0, 1]):
+
+* ``layer_0`` (108) colour distribution: joint HSV histogram, 12 hue x 3 saturation x 3 value bins.
+* ``layer_1`` (64) spatial layout: mean RGB on a 4 x 4 grid, plus per-cell texture (grey std).
+* ``layer_2`` (64) edges: magnitude-weighted gradient-orientation histograms (12 bins, whole frame
+  and 2 x 2 grid) plus edge density / strength statistics. Separates shapes (a square has only
+  0/90 degree edges, a circle all orientations, a triangle three).
+* ``layer_3`` (48) motion: frame-difference energy on a 4 x 4 grid, its temporal spectrum, and the
+  trajectory of the moving foreground (against the clip's median frame): position, spread,
+  speed, drift, direction histogram and how often the direction reverses.
+* ``layer_4`` (48) summary: colour moments (mean, std, skewness), 4 x 4 grey thumbnails of the mean
+  frame and of the temporal standard deviation, hue/saturation/value statistics.
+
+These features are a stand-in for SlowFast when its weights are unavailable; they carry no
+semantics beyond colour, shape, layout and motion.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from acav.feature_extraction.base import VISUAL, ClipError, VisualInput, WeightFreeExtractor
+
+NUM_FRAMES = 32
+FRAME_SIZE = 64
+HUE_BINS, SAT_BINS, VAL_BINS = 12, 3, 3
+ORIENT_BINS = 12
+FOREGROUND_THRESHOLD = 0.08  # grey-level difference from the median frame that counts as "moving"
+EPS = 1e-8
+
+
+def rgb_to_hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``rgb`` float in [0, 1], last axis RGB -> (hue in [0, 1), saturation, value)."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    mx = rgb.max(axis=-1)
+    mn = rgb.min(axis=-1)
+    delta = mx - mn
+    safe = np.where(delta > 0, delta, 1.0)
+    hue = np.where(
+        mx == r, np.mod((g - b) / safe, 6.0), np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)
+    )
+    hue = np.where(delta > 0, hue / 6.0, 0.0)
+    sat = np.where(mx > 0, delta / np.where(mx > 0, mx, 1.0), 0.0)
+    return hue, sat, mx
+
+
+def _normalised_sqrt(hist: np.ndarray) -> np.ndarray:
+    total = hist.sum()
+    return np.sqrt(hist / total) if total > EPS else np.zeros_like(hist, dtype=np.float64)
+
+
+def _grid_mean(values: np.ndarray, cells: int) -> np.ndarray:
+    """Mean of ``values [H, W]`` or ``[H, W, C]`` over a ``cells x cells`` grid (H, W divisible)."""
+    h, w = values.shape[0], values.shape[1]
+    if values.ndim == 2:
+        return values.reshape(cells, h // cells, cells, w // cells).mean(axis=(1, 3))
+    return values.reshape(cells, h // cells, cells, w // cells, -1).mean(axis=(1, 3))
+
+
+def colour_histogram(hue: np.ndarray, sat: np.ndarray, val: np.ndarray) -> np.ndarray:
+    h = np.minimum((hue * HUE_BINS).astype(np.int64), HUE_BINS - 1)
+    s = np.minimum((sat * SAT_BINS).astype(np.int64), SAT_BINS - 1)
+    v = np.minimum((val * VAL_BINS).astype(np.int64), VAL_BINS - 1)
+    index = (h * SAT_BINS + s) * VAL_BINS + v
+    hist = np.bincount(index.ravel(), minlength=HUE_BINS * SAT_BINS * VAL_BINS).astype(np.float64)
+    return _normalised_sqrt(hist)
+
+
+def spatial_layout(rgb: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    t, h, w = grey.shape
+    mean_colour = _grid_mean(rgb.mean(axis=0), 4).reshape(-1)  # 48
+    cell_std = grey.reshape(t, 4, h // 4, 4, w // 4).std(axis=(2, 4)).mean(axis=0).reshape(-1)  # 16
+    return np.concatenate([mean_colour, cell_std])
+
+
+def edge_features(grey: np.ndarray) -> np.ndarray:
+    gx = grey[:, 1:-1, 2:] - grey[:, 1:-1, :-2]
+    gy = grey[:, 2:, 1:-1] - grey[:, :-2, 1:-1]
+    mag = np.sqrt(gx * gx + gy * gy)
+    orient = np.mod(np.arctan2(gy, gx), np.pi)  # unsigned orientation
+    obin = np.minimum((orient / np.pi * ORIENT_BINS).astype(np.int64), ORIENT_BINS - 1)
+    t, h, w = mag.shape
+    whole = _normalised_sqrt(np.bincount(obin.ravel(), weights=mag.ravel(), minlength=ORIENT_BINS))
+    rows = (np.arange(h) * 2 // h)[:, None]
+    cols = (np.arange(w) * 2 // w)[None, :]
+    cell = np.broadcast_to(rows * 2 + cols, (t, h, w))
+    index = (cell * ORIENT_BINS + obin).ravel()
+    grid = np.bincount(index, weights=mag.ravel(), minlength=4 * ORIENT_BINS).reshape(4, ORIENT_BINS)
+    grid = np.concatenate([_normalised_sqrt(row) for row in grid])
+    per_frame = mag.mean(axis=(1, 2))
+    stats = np.array(
+        [(mag > 0.1).mean(), mag.mean(), np.percentile(mag, 90), per_frame.std()],
+        dtype=np.float64,
+    )
+    return np.concatenate([whole, grid, stats])
+
+
+def motion_features(rgb: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    t, h, w = grey.shape
+    diff = np.abs(np.diff(grey, axis=0))  # [T-1, H, W]
+    grid_energy = np.sqrt(_grid_mean(diff.mean(axis=0), 4).reshape(-1))  # 16
+    energy = diff.mean(axis=(1, 2))
+    energy_stats = np.sqrt(np.array([energy.mean(), energy.std()]))  # 2
+    spectrum = np.abs(np.fft.rfft(energy - energy.mean()))[1:]
+    bands = np.array([chunk.sum() for chunk in np.array_split(spectrum, 8)])
+    bands = bands / bands.sum() if bands.sum() > EPS else np.zeros(8)  # 8
+
+    # Moving foreground: pixels far from the clip's median frame (the static background).
+    background = np.median(grey, axis=0)
+    mask = np.abs(grey - background) > FOREGROUND_THRESHOLD
+    area = mask.mean(axis=(1, 2))
+    ys = (np.arange(h) + 0.5) / h
+    xs = (np.arange(w) + 0.5) / w
+    present = area > 1e-3
+    if present.sum() >= 2:
+        counts = mask.sum(axis=(1, 2)).astype(np.float64)
+        cx = (mask.sum(axis=1) * xs).sum(axis=1)[present] / counts[present]
+        cy = (mask.sum(axis=2) * ys).sum(axis=1)[present] / counts[present]
+        vx, vy = np.diff(cx), np.diff(cy)
+        trajectory = np.array(
+            [
+                area.mean(), area.std(), cx.mean(), cy.mean(), cx.std(), cy.std(),
+                np.ptp(cx), np.ptp(cy), np.abs(vx).mean(), np.abs(vy).mean(), vx.mean(), vy.mean(),
+            ]
+        )  # fmt: skip
+        speed = np.sqrt(vx * vx + vy * vy)
+        dbin = np.minimum(((np.arctan2(vy, vx) + np.pi) / (2 * np.pi) * 8).astype(np.int64), 7)
+        directions = np.bincount(dbin, weights=speed, minlength=8)
+        directions = directions / directions.sum() if directions.sum() > EPS else np.zeros(8)
+        reversals = np.array(
+            [
+                np.mean(np.diff(np.sign(vx)) != 0) if len(vx) > 1 else 0.0,
+                np.mean(np.diff(np.sign(vy)) != 0) if len(vy) > 1 else 0.0,
+            ]
+        )
+    else:  # nothing moves: a static clip
+        trajectory = np.concatenate([[area.mean(), area.std()], np.full(2, 0.5), np.zeros(8)])
+        directions = np.zeros(8)
+        reversals = np.zeros(2)
+    return np.concatenate([grid_energy, energy_stats, bands, trajectory, directions, reversals])
+
+
+def summary_features(
+    rgb: np.ndarray, grey: np.ndarray, hue: np.ndarray, sat: np.ndarray, val: np.ndarray
+) -> np.ndarray:
+    pixels = rgb.reshape(-1, 3)
+    mean = pixels.mean(axis=0)
+    std = pixels.std(axis=0)
+    skew = ((pixels - mean) ** 3).mean(axis=0) / np.maximum(std, 1e-3) ** 3
+    skew = np.tanh(skew / 3.0)  # bounded: a flat colour gives huge or undefined skewness
+    thumb = _grid_mean(grey.mean(axis=0), 4).reshape(-1)
+    thumb_std = np.sqrt(_grid_mean(grey.std(axis=0), 4).reshape(-1))
+    angle = 2 * np.pi * hue
+    hue_vec = np.array([(np.cos(angle) * sat).mean(), (np.sin(angle) * sat).mean()])
+    sv = np.array([sat.mean(), sat.std(), val.mean(), val.std(), (sat > 0.5).mean()])
+    return np.concatenate([mean, std, skew, thumb, thumb_std, hue_vec, sv])
+
+
+def basic_visual_features(frames: np.ndarray) -> list[np.ndarray]:
+    """The five layers of uint8 frames ``[T, H, W, 3]`` (H and W divisible by 4, T >= 2)."""
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ClipError(f"expected frames [T, H, W, 3], got shape {frames.shape}")
+    if frames.shape[0] < 2:
+        raise ClipError(f"need at least 2 frames, got {frames.shape[0]}")
+    rgb = frames.astype(np.float32) / 255.0
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    hue, sat, val = rgb_to_hsv(rgb)
+    return [
+        colour_histogram(hue, sat, val),
+        spatial_layout(rgb, grey),
+        edge_features(grey),
+        motion_features(rgb, grey),
+        summary_features(rgb, grey, hue, sat, val),
+    ]
+
+
+class BasicVisualExtractor(WeightFreeExtractor):
+    key = "basic_visual"
+    modality = VISUAL
+    model_key = "layer_basic_visual"
+    extractor_name = "BASIC_VISUAL"
+    layer_widths = (108, 64, 64, 48, 48)
+
+    def input_spec(self) -> VisualInput:
+        return VisualInput(num_frames=NUM_FRAMES, size=(FRAME_SIZE, FRAME_SIZE))
+
+    def compute(self, data: np.ndarray) -> list[np.ndarray]:
+        return basic_visual_features(data)

@@ -1,0 +1,101 @@
+"""The stage's options (config section ``feature_extraction``; every field is also a CLI flag)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from acav.core.config import ConfigError
+from acav.feature_extraction.base import AUDIO_EXTRACTORS, VISUAL_EXTRACTORS
+
+CONFIG_SECTION = "feature_extraction"
+DTYPE_CHOICES = ("float32", "float16")
+POOLING_CHOICES = ("mean", "acav100m")
+
+
+@dataclass
+class ExtractionConfig:
+    visual_extractor: str = field(
+        default="slowfast_r50",
+        metadata={
+            "help": "visual extractor (basic_visual: weight-free, for offline runs)",
+            "choices": VISUAL_EXTRACTORS,
+        },
+    )
+    audio_extractor: str = field(
+        default="vggish",
+        metadata={
+            "help": "audio extractor (basic_audio: weight-free, for offline runs)",
+            "choices": AUDIO_EXTRACTORS,
+        },
+    )
+    weights_dir: Path | None = field(
+        default=None,
+        metadata={
+            "help": "directory holding the pretrained weights (default: $ACAV_WEIGHTS_DIR, else ~/.cache/acav/weights)"
+        },
+    )
+    allow_random_weights: bool = field(
+        default=False,
+        metadata={
+            "help": "run the real models with RANDOM weights when the pretrained ones are missing (features are meaningless; for tests and benchmarks)"
+        },
+    )
+    batch_size: int = field(default=16, metadata={"help": "clips per model call"})
+    num_workers: int = field(
+        default=-1,
+        metadata={
+            "help": "DataLoader decoding processes per device; 0 decodes in the main process; -1 = CPU count per device, at most 8"
+        },
+    )
+    device: str = field(
+        default="auto", metadata={"help": "auto (all visible GPUs, else CPU), cpu, cuda or cuda:N"}
+    )
+    dtype: str = field(
+        default="float32", metadata={"help": "storage dtype of the features", "choices": DTYPE_CHOICES}
+    )
+    autocast: bool = field(default=True, metadata={"help": "bf16 autocast for the models on CUDA devices"})
+    slowfast_pooling: str = field(
+        default="mean",
+        metadata={
+            "help": "SlowFast layer pooling: mean over time and space, or acav100m (the original release's head pooling)",
+            "choices": POOLING_CHOICES,
+        },
+    )
+    shards: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "shards to process: names, file names or braceexpand patterns like 'shard-{000000..000009}' (default: all)"
+        },
+    )
+    input_dir: Path | None = field(
+        default=None, metadata={"help": "where the video shards are (default: DATA_DIR/videos)"}
+    )
+    output_dir: Path | None = field(
+        default=None, metadata={"help": "where the feature shards go (default: DATA_DIR/features)"}
+    )
+    overwrite: bool = field(
+        default=False, metadata={"help": "recompute shards whose output already exists (default: skip them)"}
+    )
+
+    def __post_init__(self) -> None:
+        # The YAML section bypasses argparse's choices, so check them here too.
+        checks = {
+            "visual_extractor": VISUAL_EXTRACTORS,
+            "audio_extractor": AUDIO_EXTRACTORS,
+            "dtype": DTYPE_CHOICES,
+            "slowfast_pooling": POOLING_CHOICES,
+        }
+        for name, allowed in checks.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(
+                    f"feature_extraction.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
+                )
+        if self.batch_size < 1:
+            raise ConfigError(f"feature_extraction.batch_size must be >= 1, got {self.batch_size}")
+
+    def workers_per_device(self, devices: int) -> int:
+        if self.num_workers >= 0:
+            return self.num_workers
+        return max(1, min(8, (os.cpu_count() or 1) // max(1, devices)))
