@@ -1,0 +1,70 @@
+"""``acav demo generate`` and ``acav demo report`` (used by ``bash ./run.sh --demo``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from acav.core.config import add_config_arguments, load_config
+from acav.core.logs import get_logger
+from acav.demo.plan import DemoConfig
+
+log = get_logger(__name__)
+
+
+def _data_dir_option(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a --data-dir given before the subcommand (acav demo --data-dir D generate) is kept.
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="demo data directory (run.sh --demo uses data/demo)",
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="demo_command", metavar="{generate,report}")
+    sub.required = True
+    gen = sub.add_parser(
+        "generate",
+        help="write metadata.tsv, source_videos/*.mp4 and ground_truth.json under the data directory",
+        description="Generate the deterministic offline demo: metadata rows that pass and that fail each "
+        "stage-1 rule, one synthetic source video (H.264 + AAC, several shots) per passing row, with visual "
+        "and audio classes that match in a known fraction of videos, and the ground truth.",
+    )
+    _data_dir_option(gen)
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="regenerate even when the directory already holds this demo (removes stale outputs)",
+    )
+    add_config_arguments(gen, DemoConfig)
+    rep = sub.add_parser(
+        "report",
+        help="precision of the selection (output.csv) in matching clips against the base rate",
+        description="Compare the pipeline's selection with the demo ground truth; writes demo_report.json.",
+    )
+    _data_dir_option(rep)
+
+
+def run(args: argparse.Namespace) -> int:
+    from acav.demo.generator import DemoError
+
+    try:
+        if args.demo_command == "generate":
+            from acav.demo.generator import generate
+
+            config = load_config(DemoConfig, "demo", args)
+            result = generate(args.data_dir, config, force=args.force)
+            print(result.summary())
+            return 0
+        from acav.demo.report import format_report, write_report
+
+        report, path = write_report(args.data_dir)
+        print(format_report(report))
+        print(f"  written to {path}")
+        return 0
+    except DemoError as exc:
+        print(f"acav demo {args.demo_command}: {exc}", file=sys.stderr)
+        return 1

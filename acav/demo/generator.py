@@ -1,0 +1,198 @@
+"""Write the demo data set under one data directory: metadata.tsv, source videos, ground truth.
+
+Generation is deterministic in the seed. A small manifest (``demo_manifest.json``) records the
+parameters; it is written first with ``complete: false`` and rewritten with ``complete: true`` at
+the end, so an interrupted run resumes (finished videos are kept) and a finished demo with the same
+parameters is not generated again. Every file is written atomically and only inside the directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from acav.core.atomic import atomic_write_bytes, atomic_write_json, remove_stale_temps
+from acav.core.encode import encode_mp4
+from acav.core.layout import DataLayout
+from acav.core.logs import get_logger, progress
+from acav.demo.ground_truth import GROUND_TRUTH_JSON, GROUND_TRUTH_TSV, build_ground_truth, ground_truth_tsv
+from acav.demo.metadata import build_rows, metadata_tsv_bytes
+from acav.demo.plan import DemoConfig, VideoPlan, make_plan
+from acav.demo.sounds import render_audio
+from acav.demo.visuals import iter_frames
+
+log = get_logger(__name__)
+
+# Bump when the generated content changes for the same parameters (old demos are then regenerated).
+GENERATOR_VERSION = 1
+MANIFEST = "demo_manifest.json"
+SOURCE_VIDEOS = "source_videos"
+REPORT_JSON = "demo_report.json"
+
+
+class DemoError(RuntimeError):
+    """The demo cannot be generated or reported; the message says what to do."""
+
+
+@dataclass
+class GenerateResult:
+    status: str  # "generated" or "up to date"
+    data_dir: Path
+    num_videos: int
+    videos_written: int
+    metadata_lines: int
+    seconds: float
+    total_video_seconds: int
+
+    def summary(self) -> str:
+        if self.status == "up to date":
+            return (
+                f"demo data in {self.data_dir} is up to date ({self.num_videos} videos, "
+                f"{self.metadata_lines} metadata lines); use --force to regenerate"
+            )
+        return (
+            f"demo data written to {self.data_dir}: {self.metadata_lines} metadata lines, "
+            f"{self.num_videos} source videos ({self.videos_written} encoded now, "
+            f"{self.total_video_seconds} s of video) in {self.seconds:.1f} s"
+        )
+
+
+def source_video_path(data_dir: Path, youtube_id: str) -> Path:
+    return DataLayout.inside(data_dir / SOURCE_VIDEOS, f"{youtube_id}.mp4")
+
+
+def _params(config: DemoConfig) -> dict[str, Any]:
+    return {"generator_version": GENERATOR_VERSION, "config": asdict(config)}
+
+
+def read_manifest(data_dir: Path) -> dict[str, Any] | None:
+    """The manifest, or None when absent or unreadable (then the demo is treated as incomplete)."""
+    try:
+        data = json.loads((data_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _pipeline_outputs(layout: DataLayout) -> list[Path]:
+    """Everything the six stages and the report write: stale once the demo data changes."""
+    return [
+        layout.filtered_tsv,
+        layout.filtered_rejects_tsv,
+        layout.filter_report_json,
+        layout.videos_dir,
+        layout.features_dir,
+        layout.clusters_dir,
+        layout.output_csv,
+        layout.selection_log,
+        layout.root / REPORT_JSON,
+    ]
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _is_complete(data_dir: Path, manifest: dict[str, Any], expected: dict[str, bytes]) -> bool:
+    if not manifest.get("complete"):
+        return False
+    for name, content in expected.items():
+        path = data_dir / name
+        if not path.is_file() or path.read_bytes() != content:
+            return False
+    for name, size in (manifest.get("files") or {}).items():
+        path = data_dir / name
+        if not path.is_file() or path.stat().st_size != size:
+            return False
+    return True
+
+
+def write_video(path: Path, plan: VideoPlan, config: DemoConfig) -> None:
+    """Render and encode one source video (H.264 + AAC); the file appears atomically."""
+    encode_mp4(
+        path,
+        iter_frames(plan, config),
+        width=config.width,
+        height=config.height,
+        fps=config.fps,
+        audio=render_audio(plan, config),
+        sample_rate=config.sample_rate,
+        gop=2 * config.fps,  # a keyframe every 2 s keeps seeking (clip cutting) cheap
+    )
+
+
+def generate(data_dir: str | os.PathLike[str], config: DemoConfig, force: bool = False) -> GenerateResult:
+    """Generate (or resume, or skip) the demo in ``data_dir``; raises :class:`DemoError` on refusal."""
+    started = time.perf_counter()
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise DemoError(str(exc)) from exc
+    data_dir = Path(data_dir)
+    layout = DataLayout(data_dir)
+    plans = make_plan(config)
+    rows = build_rows(config, plans)
+    truth = build_ground_truth(config, plans, rows)
+    expected = {
+        "metadata.tsv": metadata_tsv_bytes(rows),
+        GROUND_TRUTH_JSON: (json.dumps(truth, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
+        GROUND_TRUTH_TSV: ground_truth_tsv(truth).encode("utf-8"),
+    }
+    total_seconds = sum(p.duration for p in plans)
+
+    manifest = read_manifest(data_dir)
+    same_params = manifest is not None and manifest.get("params") == _params(config)
+    if same_params and not force and _is_complete(data_dir, manifest, expected):
+        return GenerateResult(
+            "up to date", data_dir, len(plans), 0, len(rows), time.perf_counter() - started, total_seconds
+        )
+    if manifest is None and layout.metadata_tsv.exists() and not force:
+        raise DemoError(
+            f"{layout.metadata_tsv} exists and is not demo data (no {MANIFEST}); refusing to overwrite it. "
+            "Choose another --data-dir, or pass --force to replace it with the demo"
+        )
+    if manifest is not None and (force or not same_params):
+        # A different demo (or a forced one) makes every earlier output stale: later stages resume
+        # from what they find, so leaving old shards would mix two data sets.
+        for path in [data_dir / SOURCE_VIDEOS, *_pipeline_outputs(layout)]:
+            if path.exists():
+                log.info("removing stale %s", path)
+                _remove(path)
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(data_dir)
+    remove_stale_temps(data_dir / SOURCE_VIDEOS)
+    atomic_write_json(data_dir / MANIFEST, {"params": _params(config), "complete": False})
+    for name, content in expected.items():
+        atomic_write_bytes(data_dir / name, content)
+
+    written = 0
+    files: dict[str, int] = {}
+    for plan in progress(plans, desc="demo videos", unit="video"):
+        path = source_video_path(data_dir, plan.youtube_id)
+        if force or not path.is_file() or path.stat().st_size == 0 or not same_params:
+            write_video(path, plan, config)
+            written += 1
+        files[f"{SOURCE_VIDEOS}/{path.name}"] = path.stat().st_size
+    seconds = time.perf_counter() - started
+    atomic_write_json(
+        data_dir / MANIFEST,
+        {
+            "params": _params(config),
+            "complete": True,
+            "generation_seconds": round(seconds, 3),
+            "num_videos": len(plans),
+            "total_video_seconds": total_seconds,
+            "metadata_lines": len(rows),
+            "files": files,
+        },
+    )
+    return GenerateResult("generated", data_dir, len(plans), written, len(rows), seconds, total_seconds)
