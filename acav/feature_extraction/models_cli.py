@@ -29,17 +29,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="directory holding the weight files (default: $ACAV_WEIGHTS_DIR, else ~/.cache/acav/weights)",
     )
-    listing = sub.add_parser("list", parents=[common], help="show each checkpoint, its URL and whether it is present")
+    listing = sub.add_parser(
+        "list", parents=[common], help="show each checkpoint, its URL and whether it is present"
+    )
     listing.add_argument("--verify", action="store_true", help="also check the SHA-256 of the files present")
-    fetch = sub.add_parser("download", parents=[common], help="download checkpoints (checksum-checked, atomic)")
+    fetch = sub.add_parser(
+        "download", parents=[common], help="download checkpoints (checksum-checked, atomic)"
+    )
     fetch.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(WEIGHTS)} (default: all)")
     fetch.add_argument("--force", action="store_true", help="download again even if a valid file is present")
-    fetch.add_argument("--url", default=None, help="download from this mirror URL instead (needs exactly one NAME)")
+    fetch.add_argument(
+        "--url", default=None, help="download from this mirror URL instead (needs exactly one NAME)"
+    )
     fetch.add_argument("--timeout", type=float, default=60.0, help="network timeout in seconds (default: 60)")
 
 
 def _list(args: argparse.Namespace) -> int:
-    from acav.feature_extraction.models.weights import WEIGHTS, WeightsError, check_digest, sha256_of, weights_dir
+    from acav.feature_extraction.models.weights import (
+        WEIGHTS,
+        WeightsError,
+        check_digest,
+        sha256_of,
+        weights_dir,
+    )
 
     directory = weights_dir(args.weights_dir)
     print(f"weights dir: {directory}")
@@ -53,12 +65,20 @@ def _list(args: argparse.Namespace) -> int:
         else:
             digest = sha256_of(path)
             try:
-                status = "ok" if check_digest(spec, digest, str(path)) else f"present, sha256 {digest} (no reference)"
+                status = (
+                    "ok"
+                    if check_digest(spec, digest, str(path))
+                    else f"present, sha256 {digest} (no reference)"
+                )
             except WeightsError:
                 status = f"BAD CHECKSUM (sha256 {digest}); delete it and download again"
                 status_code = 1
-        check = spec.expected_sha256() or (f"{spec.sha256_prefix}... (prefix)" if spec.sha256_prefix else "unknown")
-        print(f"{spec.name:14s} {status}\n  file:   {path}\n  url:    {spec.url}\n  sha256: {check}\n  {spec.description}")
+        check = spec.expected_sha256() or (
+            f"{spec.sha256_prefix}... (prefix)" if spec.sha256_prefix else "unknown"
+        )
+        print(
+            f"{spec.name:14s} {status}\n  file:   {path}\n  url:    {spec.url}\n  sha256: {check}\n  {spec.description}"
+        )
     return status_code
 
 
@@ -83,7 +103,9 @@ def _download(args: argparse.Namespace) -> int:
             continue
         print(f"{name}: {path}")
     if failed:
-        log.error("%d of %d downloads failed; weights dir: %s", failed, len(names), weights_dir(args.weights_dir))
+        log.error(
+            "%d of %d downloads failed; weights dir: %s", failed, len(names), weights_dir(args.weights_dir)
+        )
     return 1 if failed else 0
 
 

@@ -98,12 +98,21 @@ class _Bottleneck(nn.Module):
     def __init__(self, dim_in: int, dim_inner: int, dim_out: int, temporal_kernel: int, stride: int) -> None:
         super().__init__()
         self.conv_a = nn.Conv3d(
-            dim_in, dim_inner, kernel_size=(temporal_kernel, 1, 1), padding=(temporal_kernel // 2, 0, 0), bias=False
+            dim_in,
+            dim_inner,
+            kernel_size=(temporal_kernel, 1, 1),
+            padding=(temporal_kernel // 2, 0, 0),
+            bias=False,
         )
         self.norm_a = _bn(dim_inner)
         self.act_a = nn.ReLU(inplace=True)
         self.conv_b = nn.Conv3d(
-            dim_inner, dim_inner, kernel_size=(1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1), bias=False
+            dim_inner,
+            dim_inner,
+            kernel_size=(1, 3, 3),
+            stride=(1, stride, stride),
+            padding=(0, 1, 1),
+            bias=False,
         )
         self.norm_b = _bn(dim_inner)
         self.act_b = nn.ReLU(inplace=True)
@@ -138,10 +147,14 @@ class _ResBlock(nn.Module):
 
 
 class _ResStage(nn.Module):
-    def __init__(self, depth: int, dim_in: int, dim_inner: int, dim_out: int, temporal_kernel: int, stride: int) -> None:
+    def __init__(
+        self, depth: int, dim_in: int, dim_inner: int, dim_out: int, temporal_kernel: int, stride: int
+    ) -> None:
         super().__init__()
         self.res_blocks = nn.ModuleList(
-            _ResBlock(dim_in if i == 0 else dim_out, dim_inner, dim_out, temporal_kernel, stride if i == 0 else 1)
+            _ResBlock(
+                dim_in if i == 0 else dim_out, dim_inner, dim_out, temporal_kernel, stride if i == 0 else 1
+            )
             for i in range(depth)
         )
 
@@ -158,7 +171,12 @@ class _FastToSlowFusion(nn.Module):
         super().__init__()
         out = fast_channels * _FUSION_RATIO
         self.conv_fast_to_slow = nn.Conv3d(
-            fast_channels, out, kernel_size=(7, 1, 1), stride=(SLOWFAST_ALPHA, 1, 1), padding=(3, 0, 0), bias=False
+            fast_channels,
+            out,
+            kernel_size=(7, 1, 1),
+            stride=(SLOWFAST_ALPHA, 1, 1),
+            padding=(3, 0, 0),
+            bias=False,
         )
         self.norm = _bn(out)
         self.activation = nn.ReLU(inplace=True)
@@ -189,7 +207,8 @@ class _HeadPool(nn.Module):
 
     def forward(self, slow: Tensor, fast: Tensor) -> Tensor:
         pooled = [
-            F.avg_pool3d(x, kernel_size=k, stride=1) for x, k in zip((slow, fast), _HEAD_POOL_KERNELS, strict=True)
+            F.avg_pool3d(x, kernel_size=k, stride=1)
+            for x, k in zip((slow, fast), _HEAD_POOL_KERNELS, strict=True)
         ]
         return torch.cat(pooled, dim=1)
 
@@ -234,7 +253,9 @@ class SlowFastR50(nn.Module):
                 depth, fast_in, fast_out // 4, fast_out, _FAST_TEMPORAL_KERNELS[idx], _SPATIAL_STRIDES[idx]
             )
             last = idx == len(_DEPTHS) - 1
-            stages.append(_TwoPathwayStage(slow_stage, fast_stage, None if last else _FastToSlowFusion(fast_out)))
+            stages.append(
+                _TwoPathwayStage(slow_stage, fast_stage, None if last else _FastToSlowFusion(fast_out))
+            )
             slow_in = slow_out + (0 if last else fast_out * _FUSION_RATIO)
             fast_in = fast_out
             slow_out *= 2
@@ -266,7 +287,9 @@ class SlowFastR50(nn.Module):
             raise ValueError(f"pooling must be one of {POOLING_CHOICES}, got {pooling!r}")
         layers = []
         for slow_out, fast_out in self.forward_stages(slow, fast):
-            parts = [_pool(x, k, pooling) for x, k in zip((slow_out, fast_out), _HEAD_POOL_KERNELS, strict=True)]
+            parts = [
+                _pool(x, k, pooling) for x, k in zip((slow_out, fast_out), _HEAD_POOL_KERNELS, strict=True)
+            ]
             layers.append(torch.cat(parts, dim=1))
         return layers
 
@@ -290,7 +313,9 @@ def slow_pathway_indices(num_frames: int, alpha: int = SLOWFAST_ALPHA) -> Tensor
     return torch.linspace(0, num_frames - 1, num_frames // alpha).long()
 
 
-def slowfast_preprocess(frames: Tensor, crop: int = SLOWFAST_CROP, crop_position: str = "center") -> tuple[Tensor, Tensor]:
+def slowfast_preprocess(
+    frames: Tensor, crop: int = SLOWFAST_CROP, crop_position: str = "center"
+) -> tuple[Tensor, Tensor]:
     """uint8 frames ``[B, T, H, W, 3]`` (short side already ``crop``) -> (slow, fast) model inputs.
 
     Crops ``crop x crop`` (centre by default; ``crop_position="start"`` takes the top/left crop,
@@ -303,7 +328,9 @@ def slowfast_preprocess(frames: Tensor, crop: int = SLOWFAST_CROP, crop_position
         raise ValueError(f"expected uint8 frames [B, T, H, W, 3], got shape {tuple(frames.shape)}")
     _, t, h, w, _ = frames.shape
     if h < crop or w < crop:
-        raise ValueError(f"frames are {h}x{w}; both sides must be >= the {crop} crop (resize the short side first)")
+        raise ValueError(
+            f"frames are {h}x{w}; both sides must be >= the {crop} crop (resize the short side first)"
+        )
     if crop_position == "center":
         # Rounded up, as PySlowFast's uniform_crop does for the centre crop.
         top, left = (h - crop + 1) // 2, (w - crop + 1) // 2

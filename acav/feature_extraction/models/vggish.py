@@ -75,7 +75,9 @@ class VGGish(nn.Module):
     def forward_pooled(self, examples: Tensor) -> list[Tensor]:
         """Five float32 tensors ``[N, width]`` per example: blocks 1-4 pooled over time-frequency, embedding."""
         if examples.dim() != 4 or tuple(examples.shape[1:]) != (1, EXAMPLE_FRAMES, NUM_MEL_BANDS):
-            raise ValueError(f"expected examples [N, 1, {EXAMPLE_FRAMES}, {NUM_MEL_BANDS}], got {tuple(examples.shape)}")
+            raise ValueError(
+                f"expected examples [N, 1, {EXAMPLE_FRAMES}, {NUM_MEL_BANDS}], got {tuple(examples.shape)}"
+            )
         layers = []
         x = examples
         start = 0

@@ -97,12 +97,18 @@ def waveform_to_examples(wave: np.ndarray, sample_rate: int = VGGISH_SAMPLE_RATE
     A 2-D input ``[samples, channels]`` is averaged to mono, as the reference does.
     """
     if sample_rate != VGGISH_SAMPLE_RATE:
-        raise ValueError(f"VGGish needs {VGGISH_SAMPLE_RATE} Hz audio, got {sample_rate} Hz; resample when decoding")
+        raise ValueError(
+            f"VGGish needs {VGGISH_SAMPLE_RATE} Hz audio, got {sample_rate} Hz; resample when decoding"
+        )
     wave = np.asarray(wave)
     if wave.ndim == 2:
         wave = wave.mean(axis=1)
     log_mel = log_mel_spectrogram(wave)
-    count = 0 if log_mel.shape[0] < EXAMPLE_FRAMES else 1 + (log_mel.shape[0] - EXAMPLE_FRAMES) // EXAMPLE_HOP_FRAMES
+    count = (
+        0
+        if log_mel.shape[0] < EXAMPLE_FRAMES
+        else 1 + (log_mel.shape[0] - EXAMPLE_FRAMES) // EXAMPLE_HOP_FRAMES
+    )
     examples = np.empty((count, EXAMPLE_FRAMES, NUM_MEL_BANDS), dtype=np.float32)
     for i in range(count):
         start = i * EXAMPLE_HOP_FRAMES

@@ -105,7 +105,9 @@ def how_to_get(spec: WeightSpec, directory: Path) -> str:
     )
 
 
-def resolve_path(spec: WeightSpec, weights: str | Path | None = None, directory: str | Path | None = None) -> Path:
+def resolve_path(
+    spec: WeightSpec, weights: str | Path | None = None, directory: str | Path | None = None
+) -> Path:
     """Where ``spec``'s file should be: an explicit file, a directory holding it, or the weights dir."""
     if weights is not None:
         path = Path(weights).expanduser()
@@ -145,7 +147,9 @@ def check_digest(spec: WeightSpec, digest: str, where: str) -> bool:
 def verify_file(spec: WeightSpec, path: Path) -> str:
     """Check ``path`` exists and has the right checksum; returns its SHA-256."""
     if not path.is_file():
-        raise WeightsError(f"weights file for {spec.name} not found at {path}. " + how_to_get(spec, path.parent))
+        raise WeightsError(
+            f"weights file for {spec.name} not found at {path}. " + how_to_get(spec, path.parent)
+        )
     digest = sha256_of(path)
     try:
         verified = check_digest(spec, digest, str(path))
@@ -169,7 +173,11 @@ def extract_state_dict(spec: WeightSpec, checkpoint: Any, where: str) -> dict[st
 
     if isinstance(checkpoint, dict) and spec.state_dict_key and spec.state_dict_key in checkpoint:
         checkpoint = checkpoint[spec.state_dict_key]
-    elif isinstance(checkpoint, dict) and "state_dict" in checkpoint and isinstance(checkpoint["state_dict"], dict):
+    elif (
+        isinstance(checkpoint, dict)
+        and "state_dict" in checkpoint
+        and isinstance(checkpoint["state_dict"], dict)
+    ):
         checkpoint = checkpoint["state_dict"]
     if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
         raise WeightsError(
@@ -286,7 +294,9 @@ def download(
         # Raising here removes the temporary file: a bad download never takes the real name.
         if not check_digest(spec, digest.hexdigest(), source):
             log.warning(
-                "%s: no reference SHA-256 is known; downloaded file has SHA-256 %s", spec.filename, digest.hexdigest()
+                "%s: no reference SHA-256 is known; downloaded file has SHA-256 %s",
+                spec.filename,
+                digest.hexdigest(),
             )
     log.info("downloaded %s to %s", name, target)
     return target

@@ -58,7 +58,9 @@ def pytorchvideo_slowfast_r50() -> Any:
     """pytorchvideo's ``slowfast_r50`` builder (random init when called with pretrained=False)."""
     pytest.importorskip("fvcore", reason="test-only dependency of pytorchvideo (requirements-dev.txt)")
     with _stand_in_modules(_torchvision_stub()):
-        hub = pytest.importorskip("pytorchvideo.models.hub.slowfast", reason="pytorchvideo is in requirements-dev.txt")
+        hub = pytest.importorskip(
+            "pytorchvideo.models.hub.slowfast", reason="pytorchvideo is in requirements-dev.txt"
+        )
     return hub.slowfast_r50
 
 

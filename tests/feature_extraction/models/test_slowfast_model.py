@@ -66,7 +66,9 @@ def test_same_outputs_as_pytorchvideo_at_full_size(reference_and_ours):
     """One real-size clip (32 x 256 x 256): every stage after fusion, the pooled layers, the logits."""
     reference, ours = reference_and_ours
     generator = torch.Generator().manual_seed(2)
-    frames = torch.randint(0, 256, (1, SLOWFAST_NUM_FRAMES, SLOWFAST_CROP, SLOWFAST_CROP, 3), generator=generator)
+    frames = torch.randint(
+        0, 256, (1, SLOWFAST_NUM_FRAMES, SLOWFAST_CROP, SLOWFAST_CROP, 3), generator=generator
+    )
     slow, fast = slowfast_preprocess(frames.to(torch.uint8))
     with torch.inference_mode():
         ref_stages, ref_logits = _reference_stages(reference, slow.contiguous(), fast.contiguous())
@@ -88,7 +90,9 @@ def test_same_outputs_as_pytorchvideo_at_full_size(reference_and_ours):
         expected_acav = torch.cat(
             [head_pools[0](ref_s).mean(dim=(2, 3, 4)), head_pools[1](ref_f).mean(dim=(2, 3, 4))], dim=1
         )
-        torch.testing.assert_close(pooled_acav[i], expected_acav, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+        torch.testing.assert_close(
+            pooled_acav[i], expected_acav, rtol=1e-5, atol=1e-5 * float(expected.abs().max())
+        )
         assert not torch.allclose(pooled_acav[i], pooled[i])  # the two poolings really differ
 
     assert our_logits.shape == ref_logits.shape == (1, 400)
@@ -120,7 +124,9 @@ def test_preprocess_crop_normalise_layout():
     edge = torch.zeros(1, t, 256, 256, 3, dtype=torch.uint8)
     edge[..., 0] = 255
     s, f = slowfast_preprocess(edge)
-    assert torch.allclose(f[:, 0], torch.tensor(0.55 / 0.225)) and torch.allclose(f[:, 1:], torch.tensor(-2.0))
+    assert torch.allclose(f[:, 0], torch.tensor(0.55 / 0.225)) and torch.allclose(
+        f[:, 1:], torch.tensor(-2.0)
+    )
 
     start_slow, start_fast = slowfast_preprocess(frames, crop_position="start")
     x0 = frames[:, :, :, :256].float() / 255.0

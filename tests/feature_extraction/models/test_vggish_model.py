@@ -30,7 +30,9 @@ def _test_audio(seconds: float, seed: int = 0) -> np.ndarray:
 def test_examples_equal_torchvggish(torchvggish_module):
     wave = _test_audio(10.0)
     ours = waveform_to_examples(wave)
-    reference = torchvggish_module.vggish_input.waveform_to_examples(wave, VGGISH_SAMPLE_RATE, return_tensor=False)
+    reference = torchvggish_module.vggish_input.waveform_to_examples(
+        wave, VGGISH_SAMPLE_RATE, return_tensor=False
+    )
     assert ours.shape == reference.shape == (10, 96, 64)
     assert ours.dtype == np.float32
     np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
@@ -38,12 +40,16 @@ def test_examples_equal_torchvggish(torchvggish_module):
     assert np.isclose(ours.min(), np.log(0.01), atol=1e-4)
 
 
-@pytest.mark.parametrize("samples", [400, MIN_SAMPLES - 1, MIN_SAMPLES, 2 * 15360 + 239, 2 * 15360 + 240, 48000])
+@pytest.mark.parametrize(
+    "samples", [400, MIN_SAMPLES - 1, MIN_SAMPLES, 2 * 15360 + 239, 2 * 15360 + 240, 48000]
+)
 def test_example_count_matches_torchvggish(torchvggish_module, samples):
     wave = _test_audio(samples / VGGISH_SAMPLE_RATE + 1e-6, seed=1)[:samples]
     assert wave.shape[0] == samples
     ours = waveform_to_examples(wave)
-    reference = torchvggish_module.vggish_input.waveform_to_examples(wave, VGGISH_SAMPLE_RATE, return_tensor=False)
+    reference = torchvggish_module.vggish_input.waveform_to_examples(
+        wave, VGGISH_SAMPLE_RATE, return_tensor=False
+    )
     assert ours.shape == reference.shape
     np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-5)
 
@@ -74,7 +80,9 @@ def test_mel_matrix_shape_and_band_edges():
     # A pure 1 kHz tone peaks in the band whose centre is nearest 1 kHz on the HTK mel scale.
     t = np.arange(16000) / 16000
     spectrum = log_mel_spectrogram(np.sin(2 * np.pi * 1000 * t)).mean(axis=0)
-    centres = 700 * np.expm1(np.linspace(1127 * np.log1p(125 / 700), 1127 * np.log1p(7500 / 700), 66)[1:-1] / 1127)
+    centres = 700 * np.expm1(
+        np.linspace(1127 * np.log1p(125 / 700), 1127 * np.log1p(7500 / 700), 66)[1:-1] / 1127
+    )
     assert int(np.argmax(spectrum)) == int(np.argmin(np.abs(centres - 1000)))
 
 
