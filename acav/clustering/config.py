@@ -20,7 +20,7 @@ class ClusteringConfig:
     backend: str = field(
         default="torch",
         metadata={
-            "help": "torch: our streaming mini-batch SGD k-means; faiss: faiss k-means on the sample",
+            "help": "torch: our streaming mini-batch SGD k-means; faiss: faiss k-means (k-means++ seeds) on the sample",
             "choices": BACKENDS,
         },
     )

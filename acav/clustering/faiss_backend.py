@@ -36,9 +36,18 @@ def import_faiss(threads: int = 1):  # noqa: ANN201 - faiss has no type stubs
 
 
 def train_faiss(
-    sample: np.ndarray, ncentroids: int, iterations: int = 20, seed: int = 0, threads: int = 1
+    sample: np.ndarray,
+    ncentroids: int,
+    iterations: int = 20,
+    seed: int = 0,
+    threads: int = 1,
+    init: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Centres ``(k, d)`` float32 and the final training objective (sum of squared distances)."""
+    """Centres ``(k, d)`` float32 and the final training objective (sum of squared distances).
+
+    ``init`` (e.g. k-means++ seeds) replaces faiss's random initial centres, which can leave two
+    centres in one blob and none in another on small, well-separated data.
+    """
     faiss = import_faiss(threads)
     data = np.ascontiguousarray(sample, dtype=np.float32)
     n, dims = data.shape
@@ -53,6 +62,9 @@ def train_faiss(
         # use every sampled point (the sample size already bounds memory)
         max_points_per_centroid=max(256, -(-n // ncentroids)),
     )
-    kmeans.train(data)
+    if init is not None:
+        kmeans.train(data, init_centroids=np.ascontiguousarray(init, dtype=np.float32))
+    else:
+        kmeans.train(data)
     objective = float(kmeans.obj[-1]) if len(kmeans.obj) else float("nan")
     return np.asarray(kmeans.centroids, dtype=np.float32).copy(), objective

@@ -32,7 +32,7 @@ from acav.clustering.features import (
     key_name,
     scan_shards,
 )
-from acav.clustering.kmeans import MiniBatchKMeans
+from acav.clustering.kmeans import MiniBatchKMeans, kmeans_plus_plus
 from acav.core.atomic import atomic_write_bytes
 from acav.core.logs import get_logger, progress
 
@@ -159,9 +159,17 @@ def train_partition(
         from acav.clustering.faiss_backend import train_faiss
 
         for index, key in enumerate(catalog.keys):
-            sample = prepared(key, catalog.sample[key]).cpu().numpy()
+            sample_t = prepared(key, catalog.sample[key])
+            generator = torch.Generator(device=sample_t.device).manual_seed(_key_seed(config.seed, index))
+            seeds = kmeans_plus_plus(sample_t, k, generator).cpu().numpy()
+            sample = sample_t.cpu().numpy()
             centers, objective = train_faiss(
-                sample, k, config.faiss_iters, seed=config.seed + index, threads=config.faiss_threads
+                sample,
+                k,
+                config.faiss_iters,
+                seed=config.seed + index,
+                threads=config.faiss_threads,
+                init=seeds,
             )
             results.append(_result(catalog, key, centers, config, objective / max(len(sample), 1)))
         return _set(results, config, shard_names), catalog

@@ -29,7 +29,13 @@ def make_clip(
     noise: float = 1.0,
     dtype=np.float32,
 ) -> dict:
-    clip = {"filename": filename, "shard_name": shard, "shard_size": shard_size, "video_features": [], "audio_features": []}
+    clip = {
+        "filename": filename,
+        "shard_name": shard,
+        "shard_size": shard_size,
+        "video_features": [],
+        "audio_features": [],
+    }
     for model_key, (side, extractor, dataset, widths) in models.items():
         array = {}
         for i, width in enumerate(widths):
@@ -68,7 +74,9 @@ def make_feature_shards(
             filename = f"vid{s:04d}{c:04d}x_{c}.mp4"
             label = int(rng.integers(n_clusters))
             labels[filename] = label
-            rows.append(make_clip(filename, shard, clips_per_shard, label, rng, centers, models, noise, dtype))
+            rows.append(
+                make_clip(filename, shard, clips_per_shard, label, rng, centers, models, noise, dtype)
+            )
         with open(features_dir / f"{shard}.pkl", "wb") as handle:
             pickle.dump(rows, handle)
     return labels
