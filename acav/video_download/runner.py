@@ -1,0 +1,388 @@
+"""Run the stage: read the ids, skip what is done, fetch the rest in parallel, log every attempt.
+
+Threads, not processes: a download waits on the network and on ffmpeg subprocesses, so the GIL is
+not the bottleneck, and threads share the log writer and the progress bar cheaply.
+
+Per id: ``{id}.mp4`` present -> skipped. Otherwise each attempt empties the id's private work
+directory ``.{id}.part-dir/``, fetches into it, validates the file (video + audio, complete),
+remuxes to mp4 if needed, and renames it to ``{id}.mp4``. Only that rename makes a video
+"finished", so an interrupted run never leaves a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from acav.core.atomic import remove_stale_temps
+from acav.core.layout import DataLayout
+from acav.core.logs import get_logger, progress
+from acav.video_download import log as dlog
+from acav.video_download.errors import INVALID_ID, OTHER, Cancelled, DownloadFailure, SkipItem
+from acav.video_download.inputs import InputItem, count_lines, read_items
+from acav.video_download.options import DownloadConfig
+from acav.video_download.remux import remux_to_mp4
+from acav.video_download.retry import RetryPolicy, run_with_retries
+from acav.video_download.validate import is_mp4_container, validate_video
+
+logger = get_logger(__name__)
+
+WORK_DIR_SUFFIX = ".part-dir"
+SUMMARY_NAME = "download.summary.json"
+LOG_NAME = "download.log.jsonl"
+LOCK_NAME = ".download.lock"
+
+
+class Fetcher(Protocol):
+    name: str
+
+    def fetch(self, item: InputItem, work_dir: Path) -> Path: ...
+
+
+@dataclass
+class Placed:
+    size: int
+    how: str  # downloaded | hard-linked | copied | remuxed (copy) | remuxed (reencode)
+    duration: float
+    width: int
+    height: int
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """One run per output directory: a second one would delete the first one's work directories."""
+    import fcntl
+
+    handle = open(directory / LOCK_NAME, "a")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise AlreadyRunning(
+                f"another 'acav download' is using {directory} (lock {directory / LOCK_NAME}); "
+                "wait for it to finish or use another --output-dir"
+            ) from exc
+        yield
+    finally:
+        handle.close()
+
+
+def clean_work_dirs(directory: Path) -> int:
+    """Remove work directories and temp files an interrupted run left behind; returns how many."""
+    removed = remove_stale_temps(directory)
+    for entry in directory.iterdir():
+        if entry.name.startswith(".") and entry.name.endswith(WORK_DIR_SUFFIX) and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def link_or_copy(src: Path, dst: Path) -> str:
+    """Hard-link ``src`` to ``dst`` (no bytes copied); copy when linking is impossible."""
+    try:
+        os.link(src, dst)
+        return "hard-linked"
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES):
+            raise
+    shutil.copyfile(src, dst)
+    return "copied"
+
+
+def place_video(produced: Path, work_dir: Path, final: Path, max_duration: float | None) -> Placed:
+    """Validate ``produced``, make it an mp4 if needed, and atomically rename it to ``final``."""
+    info = validate_video(produced)
+    if max_duration is not None and info.duration > max_duration + 1.0:
+        raise SkipItem(dlog.FILTERED, f"duration {info.duration:.0f}s > --max-duration {max_duration:g}s")
+    inside = produced.parent == work_dir
+    if is_mp4_container(produced):
+        out, how = produced, "downloaded" if inside else ""
+    else:
+        out = work_dir / "remuxed.mp4"
+        how = f"remuxed from {produced.suffix.lstrip('.') or 'unknown'} ({remux_to_mp4(produced, out)})"
+        info = validate_video(out)
+    if out.parent != work_dir:  # a --source-dir file: never move the user's file, link or copy it
+        staged = work_dir / "video.mp4"
+        how = link_or_copy(out, staged)
+        out = staged
+    os.replace(out, final)
+    return Placed(final.stat().st_size, how, info.duration, info.width, info.height)
+
+
+class DownloadRunner:
+    def __init__(
+        self,
+        config: DownloadConfig,
+        input_path: Path,
+        output_dir: Path,
+        fetcher: Fetcher | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.input_path = input_path
+        self.output_dir = output_dir
+        self.stop = threading.Event()
+        self.policy = policy or RetryPolicy(config.retries, config.retry_base_delay, config.retry_max_delay)
+        self._bytes = 0
+        self._bytes_lock = threading.Lock()
+        self._fetcher = fetcher
+
+    # -- plumbing -------------------------------------------------------------------------------
+    @property
+    def log_path(self) -> Path:
+        return self.output_dir / LOG_NAME
+
+    @property
+    def summary_path(self) -> Path:
+        return self.output_dir / SUMMARY_NAME
+
+    def _add_bytes(self, count: int) -> None:
+        with self._bytes_lock:
+            self._bytes += count
+
+    def _make_fetcher(self) -> Fetcher:
+        if self._fetcher is not None:
+            return self._fetcher
+        if self.config.source_dir is not None:
+            from acav.video_download.local_source import LocalFetcher
+
+            return LocalFetcher(Path(self.config.source_dir))
+        from acav.video_download.ytdlp_backend import YtdlpFetcher
+
+        return YtdlpFetcher(self.config, self.output_dir / ".ytdlp-cache", self.stop, self._add_bytes)
+
+    # -- one id ---------------------------------------------------------------------------------
+    def _process(self, item: InputItem, fetcher: Fetcher, log: dlog.DownloadLog) -> None:
+        final = DataLayout.inside(self.output_dir, f"{item.id}.mp4")
+        work_dir = DataLayout.inside(self.output_dir, f".{item.id}{WORK_DIR_SUFFIX}")
+        started = [time.monotonic()]
+        base = {"video_id": item.id, "url": item.url, "line": item.line, "source": fetcher.name}
+
+        def attempt(number: int) -> Placed:
+            started[0] = time.monotonic()
+            shutil.rmtree(work_dir, ignore_errors=True)
+            work_dir.mkdir()
+            try:
+                produced = fetcher.fetch(item, work_dir)
+                return place_video(produced, work_dir, final, self.config.max_duration)
+            finally:
+                shutil.rmtree(work_dir, ignore_errors=True)
+
+        def on_failure(number: int, failure: DownloadFailure, will_retry: bool) -> None:
+            message = failure.message + (" (will retry)" if will_retry else "")
+            log.attempt(
+                dlog.make_record(
+                    **base,
+                    status=dlog.FAILED,
+                    attempt=number,
+                    error_class=failure.error_class,
+                    message=message,
+                    seconds=time.monotonic() - started[0],
+                ),
+                final=not will_retry,
+            )
+
+        attempts = [0]
+
+        def counted(number: int) -> Placed:
+            attempts[0] = number
+            return attempt(number)
+
+        try:
+            placed = run_with_retries(self.policy, counted, on_failure, self.stop)
+        except SkipItem as skip:
+            log.attempt(
+                dlog.make_record(
+                    **base,
+                    status=dlog.SKIPPED,
+                    attempt=attempts[0],
+                    reason=skip.reason,
+                    message=skip.message,
+                    seconds=time.monotonic() - started[0],
+                ),
+                final=True,
+            )
+            return
+        except Cancelled:
+            log.attempt(
+                dlog.make_record(
+                    **base,
+                    status=dlog.FAILED,
+                    attempt=attempts[0],
+                    error_class=OTHER,
+                    message="interrupted: the run was stopped; re-run to resume",
+                    seconds=time.monotonic() - started[0],
+                ),
+                final=True,
+            )
+            return
+        except Exception as exc:  # a bug or a local I/O error must not end the whole run
+            logger.exception("unexpected error for %s (line %d)", item.id, item.line)
+            log.attempt(
+                dlog.make_record(
+                    **base,
+                    status=dlog.FAILED,
+                    attempt=attempts[0],
+                    error_class=OTHER,
+                    message=f"unexpected {type(exc).__name__}: {exc}",
+                    seconds=time.monotonic() - started[0],
+                ),
+                final=True,
+            )
+            return
+        if placed is None:
+            return  # failures were logged by on_failure
+        if fetcher.name == "local":
+            self._add_bytes(placed.size)
+        log.attempt(
+            dlog.make_record(
+                **base,
+                status=dlog.OK,
+                attempt=attempts[0],
+                message=placed.how,
+                size=placed.size,
+                seconds=time.monotonic() - started[0],
+                duration=round(placed.duration, 3),
+                width=placed.width,
+                height=placed.height,
+            ),
+            final=True,
+        )
+
+    # -- the run --------------------------------------------------------------------------------
+    def run(self) -> dlog.Summary:
+        if not self.input_path.is_file():
+            raise FileNotFoundError(
+                f"input list {self.input_path} not found; run stage 1 (acav filter) first or pass --input FILE"
+            )
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        with directory_lock(self.output_dir):
+            return self._run_locked()
+
+    def _run_locked(self) -> dlog.Summary:
+        cleaned = clean_work_dirs(self.output_dir)
+        if cleaned:
+            logger.info("removed %d unfinished work file(s) left by an interrupted run", cleaned)
+        selected: set[str] | None = None
+        if self.config.retry_failed:
+            outcomes = dlog.last_outcomes(self.log_path)
+            selected = {vid for vid, rec in outcomes.items() if rec.get("status") == dlog.FAILED}
+            logger.info("--retry-failed: %d id(s) whose last attempt failed", len(selected))
+        fetcher = self._make_fetcher()
+        summary = dlog.Summary(
+            input=str(self.input_path),
+            output_dir=str(self.output_dir),
+            source=fetcher.name,
+            mode="retry-failed" if selected is not None else "all",
+            started=dlog.utc_now(),
+        )
+        total = len(selected) if selected is not None else count_lines(self.input_path)
+        t0 = time.monotonic()
+        log = dlog.DownloadLog(self.log_path)
+        try:
+            self._dispatch(fetcher, log, selected, total, t0)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            raise
+        finally:
+            log.close()
+            summary.fill(log, time.monotonic() - t0)
+            summary.write(self.summary_path)
+        return summary
+
+    def _dispatch(
+        self, fetcher: Fetcher, log: dlog.DownloadLog, selected: set[str] | None, total: int, t0: float
+    ) -> None:
+        seen: dict[str, int] = {}
+        # Bounded look-ahead: never more than a few pending ids per worker, whatever the input size.
+        slots = threading.BoundedSemaphore(self.config.workers * 2)
+        bar = progress(total=total, desc="download", unit="video")
+        bar_lock = threading.Lock()
+
+        def tick() -> None:
+            with bar_lock:
+                elapsed = max(1e-6, time.monotonic() - t0)
+                with self._bytes_lock:
+                    rate = self._bytes / elapsed / 1e6
+                bar.set_postfix(
+                    ok=log.final_status.get(dlog.OK, 0),
+                    failed=log.final_status.get(dlog.FAILED, 0),
+                    skipped=log.final_status.get(dlog.SKIPPED, 0),
+                    MBps=f"{rate:.2f}",
+                    refresh=False,
+                )
+                bar.update(1)
+
+        def done(_: Future[None]) -> None:
+            slots.release()
+            tick()
+
+        executor = ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="acav-dl")
+        try:
+            for item in read_items(self.input_path, self.config.allow_file_urls):
+                if selected is not None and item.id not in selected:
+                    continue
+                base = {"video_id": item.id, "url": item.url, "line": item.line, "source": fetcher.name}
+                if not item.valid:
+                    log.attempt(
+                        dlog.make_record(
+                            **base,
+                            status=dlog.FAILED,
+                            error_class=item.error_class or INVALID_ID,
+                            message=item.message or "",
+                        ),
+                        final=True,
+                    )
+                    tick()
+                    continue
+                if item.id in seen:
+                    log.attempt(
+                        dlog.make_record(
+                            **base,
+                            status=dlog.SKIPPED,
+                            reason=dlog.DUPLICATE,
+                            message=f"duplicate of line {seen[item.id]}; downloaded once",
+                        ),
+                        final=True,
+                    )
+                    tick()
+                    continue
+                seen[item.id] = item.line
+                final = DataLayout.inside(self.output_dir, f"{item.id}.mp4")
+                if final.is_file():
+                    log.attempt(
+                        dlog.make_record(
+                            **base,
+                            status=dlog.SKIPPED,
+                            reason=dlog.ALREADY_PRESENT,
+                            message=f"{final.name} already present",
+                            size=final.stat().st_size,
+                        ),
+                        final=True,
+                    )
+                    tick()
+                    continue
+                slots.acquire()
+                future = executor.submit(self._process, item, fetcher, log)
+                future.add_done_callback(done)
+            executor.shutdown(wait=True)
+        except BaseException:
+            # Ctrl-C (or a fatal error): stop transfers, drop queued ids, let workers log and exit.
+            self.stop.set()
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            bar.close()
