@@ -10,8 +10,13 @@ from acav.clip_segmentation.scores import analyse_video
 from acav.clip_segmentation.shots import detect_cuts
 
 FPS = 25.0
-SHOTS = [(4.0, (200, 30, 30)), (3.0, (30, 200, 30)), (5.0, (30, 30, 200)), (2.0, (120, 120, 120)),
-         (3.0, (60, 60, 60))]
+SHOTS = [
+    (4.0, (200, 30, 30)),
+    (3.0, (30, 200, 30)),
+    (5.0, (30, 30, 200)),
+    (2.0, (120, 120, 120)),
+    (3.0, (60, 60, 60)),
+]
 CUTS = [4.0, 7.0, 12.0, 14.0]
 
 

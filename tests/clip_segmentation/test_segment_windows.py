@@ -16,8 +16,9 @@ def _analysis(seconds: float, fps: float = 25.0, prints: np.ndarray | None = Non
     times = np.arange(int(round(seconds * fps))) / fps
     if prints is None:
         prints = np.zeros((len(times), 3), dtype=np.uint8)
-    return VideoAnalysis(times=times, scores=np.zeros_like(times), fingerprints=prints,
-                         frame_duration=1 / fps, start_time=0.0)
+    return VideoAnalysis(
+        times=times, scores=np.zeros_like(times), fingerprints=prints, frame_duration=1 / fps, start_time=0.0
+    )
 
 
 def test_centred_window_in_shot():
@@ -69,12 +70,14 @@ def test_similarity_ranks_same_scene_above_different_scene():
 
 
 def test_choose_diverse_greedy_values():
-    sim = np.array([
-        [1.0, 0.95, 0.2, 0.5],
-        [0.95, 1.0, 0.3, 0.4],
-        [0.2, 0.3, 1.0, 0.6],
-        [0.5, 0.4, 0.6, 1.0],
-    ])
+    sim = np.array(
+        [
+            [1.0, 0.95, 0.2, 0.5],
+            [0.95, 1.0, 0.3, 0.4],
+            [0.2, 0.3, 1.0, 0.6],
+            [0.5, 0.4, 0.6, 1.0],
+        ]
+    )
 
     class FixedStart(random.Random):
         def randrange(self, n):  # noqa: D401 - the test pins the random first pick
@@ -85,4 +88,6 @@ def test_choose_diverse_greedy_values():
     assert choose_diverse(sim, 10, FixedStart()) == [0, 1, 2, 3]
     picks = {tuple(choose_diverse(sim, 2, random.Random(seed))) for seed in range(20)}
     assert len(picks) > 1  # the first pick is random...
-    assert choose_diverse(sim, 2, random.Random(7)) == choose_diverse(sim, 2, random.Random(7))  # ...and seeded
+    assert choose_diverse(sim, 2, random.Random(7)) == choose_diverse(
+        sim, 2, random.Random(7)
+    )  # ...and seeded

@@ -1,0 +1,59 @@
+"""Clips start and end on the requested frames, with video and audio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from acav.clip_segmentation.candidates import centred_window
+from acav.clip_segmentation.cutter import cut_clip, format_seconds_floor, scale_filter
+from acav.clip_segmentation.scores import analyse_video
+from acav.core.decode import read_video_frames
+from acav.core.encode import encode_mp4
+from acav.core.media import probe_media
+
+
+def test_format_seconds_floor_never_rounds_up():
+    assert format_seconds_floor(12.52) == "12.520000"
+    assert format_seconds_floor(10 / 3) == "3.333333"
+    assert format_seconds_floor(2 / 3) == "0.666666"
+    assert format_seconds_floor(-1.0) == "0.000000"
+
+
+def test_scale_filter_only_shrinks():
+    assert scale_filter(640, 360, 0) is None
+    assert scale_filter(640, 360, 360) is None
+    assert scale_filter(640, 360, 256) == "scale=w=-2:h=256"
+    assert scale_filter(360, 640, 256) == "scale=w=256:h=-2"
+
+
+@pytest.mark.parametrize("fps", [25.0, 29.97])
+def test_clip_is_frame_accurate(tmp_path, fps):
+    """Each frame's grey level encodes its index, so the clip's frames name the source frames."""
+    count = int(30 * fps)
+    width, height = 64, 48
+
+    def frames():
+        for index in range(count):
+            yield np.full((height, width, 3), (index * 7) % 256, dtype=np.uint8)
+
+    source = tmp_path / "source.mp4"
+    tone = (0.2 * np.sin(np.arange(30 * 16000) / 16000 * 2 * np.pi * 440)).astype(np.float32)
+    encode_mp4(source, frames(), width=width, height=height, fps=fps, audio=tone, sample_rate=16000, gop=48)
+    analysis = analyse_video(source)
+    window = centred_window(analysis, (3.3, 27.1), 10.0)
+    clip = cut_clip(source, tmp_path / "clip.mp4", window.start, 10.0)
+
+    got = read_video_frames(clip, pix_fmt="gray")
+    src = read_video_frames(source, pix_fmt="gray")
+    assert len(got.times) == window.last - window.first + 1
+    assert got.times[0] == pytest.approx(0.0, abs=1e-3)
+    level = lambda frames, i: float(frames[i].mean())  # noqa: E731
+    assert level(got.frames, 0) == pytest.approx(level(src.frames, window.first), abs=1.5)
+    assert abs(level(got.frames, 0) - level(src.frames, window.first - 1)) > 4
+    assert level(got.frames, -1) == pytest.approx(level(src.frames, window.last), abs=1.5)
+    assert window.end - window.start == pytest.approx(len(got.times) / fps, abs=1e-6)
+    assert abs(window.end - window.start - 10.0) <= 1 / fps
+    info = probe_media(clip)
+    assert info.has_audio and info.has_video
+    assert info.duration == pytest.approx(10.0, abs=0.1)

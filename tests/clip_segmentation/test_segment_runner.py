@@ -1,0 +1,197 @@
+"""End to end: raw videos -> per-video records, clips inside shots, shards; bad files, resume, seeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from acav.clip_segmentation.config import SegmentConfig
+from acav.clip_segmentation.runner import latest_records, run_segmentation
+from acav.core.config import ConfigError
+from acav.core.layout import DataLayout, list_shards
+from acav.core.records import read_jsonl
+
+RED, GREEN, BLUE, YELLOW, CYAN = (200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200)
+# Five shots of >= 10 s (two of them red) and one short green shot.
+MULTI = [(12.0, RED), (3.0, GREEN), (14.0, BLUE), (11.0, YELLOW), (13.0, CYAN), (12.0, (205, 35, 28))]
+MULTI_SHOTS = [(0.0, 12.0), (12.0, 15.0), (15.0, 29.0), (29.0, 40.0), (40.0, 53.0), (53.0, 65.0)]
+
+
+def _data_dir(tmp_path: Path, make_video, name: str = "data") -> DataLayout:
+    layout = DataLayout(tmp_path / name)
+    raw = layout.raw_videos_dir
+    make_video("multishot_1.mp4", shots=MULTI, directory=raw)
+    make_video("short_clip7.mp4", shots=[(7.0, RED)], directory=raw)
+    make_video("no_audio_12.mp4", shots=[(12.0, BLUE)], audio=False, directory=raw)
+    make_video("centre_only.mp4", shots=[(5.0, RED), (6.0, GREEN), (5.0, BLUE)], directory=raw)
+    rng = np.random.default_rng(0)
+    (raw / "randombytes.mp4").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    whole = make_video("whole.mp4", shots=[(20.0, GREEN), (20.0, BLUE)], directory=tmp_path)
+    data = whole.read_bytes()
+    (raw / "truncated00.mp4").write_bytes(data[: len(data) // 3])
+    (raw / "download.log.jsonl").write_text("{}\n")  # not a video: ignored
+    return layout
+
+
+def _cfg(**kwargs) -> SegmentConfig:
+    kwargs.setdefault("workers", 1)
+    kwargs.setdefault("clips_per_shard", 2)
+    return SegmentConfig(**kwargs)
+
+
+def _shard_contents(layout: DataLayout) -> list[tuple[str, list[str], list[dict]]]:
+    out = []
+    for tar_path in list_shards(layout.videos_dir, ".tar"):
+        with tarfile.open(tar_path) as tar:
+            members = [(m.name, m.size) for m in tar.getmembers()]
+        entries = json.loads(tar_path.with_suffix(".json").read_text())
+        out.append((tar_path.stem, members, entries))
+    return out
+
+
+def test_end_to_end_records_clips_and_shards(tmp_path, make_video):
+    layout = _data_dir(tmp_path, make_video)
+    summary = run_segmentation(layout, _cfg())
+    records = latest_records(layout)
+    assert set(records) == {
+        "multishot_1",
+        "short_clip7",
+        "no_audio_12",
+        "centre_only",
+        "randombytes",
+        "truncated00",
+    }
+    reasons = {vid: (r["status"], r["reason"]) for vid, r in records.items()}
+    assert reasons == {
+        "multishot_1": ("ok", None),
+        "short_clip7": ("rejected", "too_short"),
+        "no_audio_12": ("rejected", "no_audio"),
+        "centre_only": ("ok", None),
+        "randombytes": ("failed", "corrupt"),
+        "truncated00": ("failed", reasons["truncated00"][1]),
+    }
+    assert reasons["truncated00"][1] in ("corrupt", "decode_error")
+
+    multi = records["multishot_1"]
+    assert multi["threshold"] == 10.0 and multi["threshold_tries"] == 1
+    assert multi["cuts"] == pytest.approx([12.0, 15.0, 29.0, 40.0, 53.0])
+    assert multi["long_shots"] == 5 and multi["candidates"] == 5
+    clips = multi["clips"]
+    assert len(clips) == 3
+    for clip in clips:
+        assert clip["end"] - clip["start"] == pytest.approx(10.0)
+        inside = [s for s in MULTI_SHOTS if s[0] <= clip["start"] and clip["end"] <= s[1] + 1e-9]
+        assert len(inside) == 1, clip  # every clip lies inside one shot...
+        centre = (inside[0][0] + inside[0][1]) / 2
+        assert (clip["start"] + clip["end"]) / 2 == pytest.approx(centre, abs=0.04)  # ...centred in it
+        assert clip["filename"] == f"multishot_1_{int(clip['start'])}.mp4"
+        assert (layout.clips_dir / clip["filename"]).is_file()
+    red_shots = sum(1 for c in clips if c["start"] < 12 or c["start"] >= 53)
+    assert red_shots <= 1  # the two near-identical red shots are never both chosen
+
+    # Shots 5 + 6 + 5 s: annealing removes every cut (no scdet score reaches 100), so the whole
+    # video is one shot and its centred 10 s is taken.
+    centre = records["centre_only"]
+    assert centre["threshold"] == 100.0 and centre["cuts"] == []
+    assert [(c["start"], c["end"]) for c in centre["clips"]] == [(3.0, 13.0)]
+
+    # Shards: 4 clips, 2 per shard; tar members and json entries agree one to one, in order.
+    shards = _shard_contents(layout)
+    assert [name for name, _, _ in shards] == ["shard-000000", "shard-000001"]
+    all_entries = []
+    for _, members, entries in shards:
+        assert [m[0] for m in members] == [e["filename"] for e in entries]
+        for (member, size), entry in zip(members, entries, strict=True):
+            assert size == (layout.clips_dir / member).stat().st_size
+            assert entry["id"] == member.rsplit("_", 1)[0]
+            record_clip = next(c for c in records[entry["id"]]["clips"] if c["filename"] == member)
+            assert entry["segment"] == [record_clip["start"], record_clip["end"]]
+        all_entries += entries
+    assert sorted(e["filename"] for e in all_entries) == sorted(
+        c["filename"] for r in records.values() for c in r["clips"]
+    )
+    assert summary["clips"] == 4 and summary["status"] == {"ok": 2, "rejected": 2, "failed": 2}
+    assert summary["new_shards"] == ["shard-000000", "shard-000001"]
+    report = json.loads((layout.clips_dir / "segmentation.report.json").read_text())
+    assert report["per_video"]["short_clip7"] == {"status": "rejected", "clips": 0, "reason": "too_short"}
+
+    # WebDataset reads the shards with keys = clip names without extension.
+    import webdataset as wds
+
+    keys = [s["__key__"] for s in wds.WebDataset(str(layout.video_shard_tar(0)), shardshuffle=False)]
+    assert keys == [e["filename"][:-4] for e in shards[0][2]]
+
+    # Re-run: everything is final, nothing is processed again, no shard is added or changed.
+    log_lines = len(list(read_jsonl(layout.segmentation_log)))
+    before = {p.name: p.stat().st_mtime_ns for p in layout.videos_dir.iterdir() if p.is_file()}
+    again = run_segmentation(layout, _cfg())
+    assert again["processed_now"] == 0 and again["skipped_done"] == 6 and again["new_shards"] == []
+    assert len(list(read_jsonl(layout.segmentation_log))) == log_lines
+    assert before == {p.name: p.stat().st_mtime_ns for p in layout.videos_dir.iterdir() if p.is_file()}
+
+    # --retry-failed re-processes only the failed videos; a new video goes into a new shard.
+    make_video("newvideo_01.mp4", shots=[(11.0, CYAN)], directory=layout.raw_videos_dir)
+    third = run_segmentation(layout, _cfg(retry_failed=True))
+    assert third["processed_now"] == 3
+    assert third["new_shards"] == ["shard-000002"]
+    names = [e["filename"] for _, _, entries in _shard_contents(layout) for e in entries]
+    assert len(names) == len(set(names)) == 5
+    assert names[-1] == "newvideo_01_0.mp4"
+
+
+def test_no_audio_kept_when_not_required(make_video, tmp_path):
+    layout = DataLayout(tmp_path / "d")
+    make_video("no_audio_12.mp4", shots=[(12.0, BLUE)], audio=False, directory=layout.raw_videos_dir)
+    run_segmentation(layout, _cfg(require_audio=False, shards=False))
+    record = latest_records(layout)["no_audio_12"]
+    assert record["status"] == "ok" and len(record["clips"]) == 1
+    assert list_shards(layout.videos_dir, ".tar") == []
+
+
+def test_fallback_when_no_shot_is_long_enough(make_video, tmp_path):
+    layout = DataLayout(tmp_path / "d")
+    make_video(
+        "centre_only.mp4", shots=[(5.0, RED), (6.0, GREEN), (5.0, BLUE)], directory=layout.raw_videos_dir
+    )
+    run_segmentation(layout, _cfg(max_threshold=15.0, shards=False))
+    record = latest_records(layout)["centre_only"]
+    assert record["fallback"] is True and record["long_shots"] == 0
+    assert record["cuts"] == pytest.approx([5.0, 11.0])
+    assert [(c["start"], c["end"]) for c in record["clips"]] == [(3.0, 13.0)]
+
+
+def test_seeded_choice_is_deterministic_and_parallel_equals_serial(make_video, tmp_path):
+    results = []
+    for name, workers in (("a", 1), ("b", 2)):
+        layout = DataLayout(tmp_path / name)
+        make_video("multishot_1.mp4", shots=MULTI, directory=layout.raw_videos_dir)
+        make_video(
+            "centre_only.mp4", shots=[(5.0, RED), (6.0, GREEN), (5.0, BLUE)], directory=layout.raw_videos_dir
+        )
+        run_segmentation(layout, _cfg(workers=workers, seed=3))
+        results.append({vid: r["clips"] for vid, r in latest_records(layout).items()})
+        results[-1]["shards"] = [entries for _, _, entries in _shard_contents(layout)]
+    assert results[0] == results[1]
+
+
+def test_config_errors_name_the_option():
+    with pytest.raises(ConfigError, match="threshold_factor"):
+        SegmentConfig(threshold_factor=1.0)
+    with pytest.raises(ConfigError, match="analysis_short_side"):
+        SegmentConfig(analysis_short_side=63)
+
+
+def test_cli_prints_summary(make_video, tmp_path, capsys):
+    from acav.cli import main
+
+    data = tmp_path / "d"
+    make_video("short_clip7.mp4", shots=[(7.0, RED)], directory=DataLayout(data).raw_videos_dir)
+    assert main(["segment", "--data-dir", str(data), "--workers", "1", "--clips-per-shard", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "1 videos" in out and "rejected:too_short=1" in out
+    assert os.path.exists(DataLayout(data).segmentation_log)
