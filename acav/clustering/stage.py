@@ -103,9 +103,12 @@ class ClusteringStage:
         )
 
     def _write_log(self, shards: list[str], centroids: Path, extra: dict[str, Any]) -> Path:
-        name = f"log_{self.run_id}_{self._partition_counter:03d}.json"
-        self._partition_counter += 1
-        path = self.clusters_dir / name
+        # same pid within the same second (a library caller running the stage twice) must not overwrite
+        while True:
+            path = self.clusters_dir / f"log_{self.run_id}_{self._partition_counter:03d}.json"
+            self._partition_counter += 1
+            if not path.exists():
+                break
         atomic_write_json(
             path,
             {
