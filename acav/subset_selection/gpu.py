@@ -88,7 +88,7 @@ def select_partitions_torch(
     remaining = list(n_tot)
     n_sel = [0] * Q
     qrows = torch.arange(Q, device=dev)
-    steplogs = [StepLog(math.ceil(max(s - 1, 0) / min(k, B)), params.log_points, index) for s in sizes]
+    steplogs = [StepLog(math.ceil(max(s - 1, 0) / min(k, B)), params.log_points, index, s) for s in sizes]
     full = [s == n for s, n in zip(sizes, n_tot, strict=True)]
 
     # Start clips (partitions selecting everything or nothing are finished at once, like numpy).

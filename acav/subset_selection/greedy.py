@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from acav.core.logs import get_logger
-from acav.subset_selection.mi import GAIN_SCALE, gain_table, objective_from_counts, objective_of_subset
+from acav.subset_selection.mi import GAIN_SCALE, gain_table, objective_from_counts, objective_of_subset, xlogx
 
 log = get_logger(__name__)
 
@@ -168,10 +168,13 @@ def target_size(n: int, ratio: float, size: int | None) -> int:
 class StepLog:
     """Per-step records (size, objective, gains of the clips added), thinned to ``points`` entries."""
 
-    def __init__(self, total_steps: int, points: int, index: PairIndex) -> None:
+    def __init__(self, total_steps: int, points: int, index: PairIndex, max_count: int) -> None:
         self.every = max(1, math.ceil(total_steps / max(1, points)))
         self.index = index
         self.records: list[dict] = []
+        # x log x by table look-up: a logged step then costs a gather over the counts, not a log each.
+        self.xlogx = xlogx(np.arange(max_count + 1, dtype=np.float64))
+        self.joint = index.npairs * index.ncells
 
     def wants(self, step: int) -> bool:
         return step % self.every == 0
@@ -179,8 +182,9 @@ class StepLog:
     def add(self, step: int, counts: np.ndarray, n: int, scores: np.ndarray) -> None:
         """``scores``: fixed-point sums of the clips added at this step, against the current subset."""
         P = self.index.npairs
-        now = self.index.objective(counts, n)
-        bracket = (now - math.log(n)) * P * n
+        f = self.xlogx[counts]
+        bracket = f[: self.joint].sum() - f[self.joint :].sum()
+        now = math.log(n) + bracket / (P * n)
         after = math.log(n + 1) + (bracket + np.asarray(scores, dtype=np.float64) / GAIN_SCALE) / (
             P * (n + 1)
         )
@@ -258,7 +262,7 @@ def _batch_greedy(
     chosen_all = np.empty(subset_size, dtype=np.int64)
     chosen_all[0] = start
     n = 1
-    steplog = StepLog(math.ceil((subset_size - 1) / min(k, batch)), params.log_points, index)
+    steplog = StepLog(math.ceil((subset_size - 1) / min(k, batch)), params.log_points, index, subset_size)
     step = 0
     while n < subset_size:
         b = min(batch, sampler.remaining)
@@ -300,7 +304,7 @@ def _exact_greedy(
     np.add.at(counts, positions[start], 1)
     remaining[start] = False
     chosen = [start]
-    steplog = StepLog(subset_size - 1, params.log_points, index)
+    steplog = StepLog(subset_size - 1, params.log_points, index, subset_size)
     n = 1
     chunk = max(1, 2_000_000 // positions.shape[1])
     while n < subset_size:
