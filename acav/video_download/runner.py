@@ -18,7 +18,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -120,6 +120,16 @@ def place_video(produced: Path, work_dir: Path, final: Path, max_duration: float
         out = staged
     os.replace(out, final)
     return Placed(final.stat().st_size, how, info.duration, info.width, info.height)
+
+
+def _wait_all(pending: set[Future[None]], lock: threading.Lock) -> None:
+    """Wait for every pending future in short slices (a long blocking join would swallow Ctrl-C)."""
+    while True:
+        with lock:
+            waiting = list(pending)
+        if not waiting:
+            return
+        wait(waiting, timeout=0.5)
 
 
 class DownloadRunner:
@@ -326,9 +336,15 @@ class DownloadRunner:
                 )
                 bar.update(1)
 
-        def done(_: Future[None]) -> None:
+        pending: set[Future[None]] = set()
+        pending_lock = threading.Lock()
+
+        def done(future: Future[None]) -> None:
+            with pending_lock:
+                pending.discard(future)
             slots.release()
-            tick()
+            if not future.cancelled():
+                tick()
 
         executor = ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="acav-dl")
         try:
@@ -375,14 +391,23 @@ class DownloadRunner:
                     )
                     tick()
                     continue
-                slots.acquire()
+                while not slots.acquire(timeout=0.5):
+                    pass  # short waits keep Ctrl-C responsive in the main thread
                 future = executor.submit(self._process, item, fetcher, log)
+                with pending_lock:
+                    pending.add(future)
                 future.add_done_callback(done)
-            executor.shutdown(wait=True)
+            _wait_all(pending, pending_lock)
         except BaseException:
-            # Ctrl-C (or a fatal error): stop transfers, drop queued ids, let workers log and exit.
+            # Ctrl-C (or a fatal error): stop transfers, drop queued ids, and wait until the running
+            # workers have logged their item and removed their work directories.
             self.stop.set()
-            executor.shutdown(wait=True, cancel_futures=True)
+            with pending_lock:
+                queued = list(pending)
+            for future in queued:  # outside the lock: cancel() runs done() right away
+                future.cancel()
+            _wait_all(pending, pending_lock)
             raise
         finally:
+            executor.shutdown(wait=False)
             bar.close()

@@ -212,3 +212,14 @@ def test_crash_leftovers_are_cleaned_and_redownloaded(server, media, run_stage, 
     assert (out_dir / "crashvideo1.mp4").read_bytes() == media("ok").read_bytes()
     assert leftovers(out_dir) == []
     os.sync()
+
+
+def test_cookies_file_is_used_read_only(server, media, run_stage, out_dir, tmp_path) -> None:
+    cookies = tmp_path / "cookies.txt"
+    text = "# Netscape HTTP Cookie File\n127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\tabc\n"
+    cookies.write_text(text)
+    urls = [server.route(f"cookievid0{i}", Serve(media("ok").read_bytes())) for i in range(3)]
+    summary = run_stage(urls, cookies=cookies, workers=3)
+    assert summary.status["ok"] == 3
+    assert cookies.read_text() == text  # yt-dlp saved its jar into a private copy, not here
+    assert leftovers(out_dir) == []
