@@ -10,6 +10,10 @@ sentence-final period off every word ("minecraft." -> "minecraft", "."), which t
 does at the very end of its input, and lets us cache the result per chunk. Real titles and
 descriptions repeat the same chunks endlessly, so the cache turns the tokenizer (hundreds of
 microseconds per description) into a few dictionary look-ups.
+
+nltk 3.10 runs every tokenizer regex through its ReDoS guard, which costs ~100-250 us per call
+even for one word. Chunks that are a plain word, optionally with one punctuation mark before or
+after it, skip the tokenizer: their tokens are known (tests check the shortcut against nltk).
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ _URL_RE = re.compile(r"(?:https?://|www\.|youtu\.be/)\S*", re.IGNORECASE)
 # Characters that join words in titles ("call-of-duty", "minecraft/fortnite", "#call_of_duty",
 # "minecraft|ep 1"). Turning them into spaces lets phrase matching see the words.
 _JOINERS = str.maketrans({c: " " for c in "-\u2010\u2011\u2012\u2013\u2014\u2015_/\\|"})
+
+# Shortcut for "(word", "#word", "word," "word." ...: the tokenizer splits these single marks off a
+# plain word. Words containing nltk's contractions ("cannot" -> "can", "not") are left to nltk.
+_LEAD_MARKS = frozenset("([{<#@$%&*;")
+_TRAIL_MARKS = frozenset(",.!?:;)]}>#@$%&*")
+_CONTRACTION_RE = re.compile(r"cannot|gimme|gonna|gotta|lemme|wanna|whaddya|whatcha|'")
 
 
 def normalise_text(*parts: str) -> str:
@@ -40,6 +50,19 @@ def normalise_text(*parts: str) -> str:
     return " ".join(text.translate(_JOINERS).split())
 
 
+def shortcut_tokens(chunk: str) -> tuple[str, ...] | None:
+    """Tokens of a plain word with at most one mark on each side, or None (ask nltk)."""
+    lead = trail = ""
+    core = chunk
+    if core and core[0] in _LEAD_MARKS:
+        lead, core = core[0], core[1:]
+    if core and core[-1] in _TRAIL_MARKS:
+        core, trail = core[:-1], core[-1]
+    if not core.isalnum() or _CONTRACTION_RE.search(core):
+        return None
+    return tuple(t for t in (lead, core, trail) if t)
+
+
 class Tokenizer:
     """``NLTKWordTokenizer`` per whitespace chunk, with a bounded cache of chunk -> tokens."""
 
@@ -53,7 +76,9 @@ class Tokenizer:
     def chunk_tokens(self, chunk: str) -> tuple[str, ...]:
         tokens = self._cache.get(chunk)
         if tokens is None:
-            tokens = tuple(self._tokenizer.tokenize(chunk))
+            tokens = shortcut_tokens(chunk)
+            if tokens is None:
+                tokens = tuple(self._tokenizer.tokenize(chunk))
             if len(self._cache) >= self._cache_size:
                 # Cheap bound on memory: start over rather than track recency.
                 self._cache.clear()
