@@ -101,13 +101,17 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _is_complete(data_dir: Path, manifest: dict[str, Any], expected: dict[str, bytes]) -> bool:
-    if not manifest.get("complete"):
-        return False
+def _same_bytes(data_dir: Path, expected: dict[str, bytes]) -> bool:
     for name, content in expected.items():
         path = data_dir / name
         if not path.is_file() or path.read_bytes() != content:
             return False
+    return True
+
+
+def _is_complete(data_dir: Path, manifest: dict[str, Any], expected: dict[str, bytes]) -> bool:
+    if not manifest.get("complete") or not _same_bytes(data_dir, expected):
+        return False
     for name, size in (manifest.get("files") or {}).items():
         path = data_dir / name
         if not path.is_file() or path.stat().st_size != size:
@@ -159,11 +163,17 @@ def generate(data_dir: str | os.PathLike[str], config: DemoConfig, force: bool =
             f"{layout.metadata_tsv} exists and is not demo data (no {MANIFEST}); refusing to overwrite it. "
             "Choose another --data-dir, or pass --force to replace it with the demo"
         )
-    if manifest is not None and (force or not same_params):
+    if manifest is not None:
         # A different demo (or a forced one) makes every earlier output stale: later stages resume
-        # from what they find, so leaving old shards would mix two data sets.
-        for path in [data_dir / SOURCE_VIDEOS, *_pipeline_outputs(layout)]:
-            if path.exists():
+        # from what they find, so leaving old shards would mix two data sets. Videos are kept when
+        # only the texts changed (same parameters): their content depends on the parameters alone.
+        stale: list[Path] = []
+        if force or not same_params:
+            stale.append(data_dir / SOURCE_VIDEOS)
+        if force or not same_params or not _same_bytes(data_dir, expected):
+            stale.extend(_pipeline_outputs(layout))
+        for path in stale:
+            if path.exists() or path.is_symlink():
                 log.info("removing stale %s", path)
                 _remove(path)
 

@@ -46,7 +46,8 @@ class MetadataRow:
 
 
 def metadata_json(text: Text, duration: int | None, video_length: bool = True) -> str:
-    """The JSON field of a line: VideoLength = duration + 1 (seconds, as strings), as in the real dumps."""
+    """The JSON field of a line (FORMATS.md section 1): ``LatestDAFeature`` holds the texts,
+    ``VideoLength`` = duration + 1 and ``MediaVersionList[0].Duration`` (seconds, as strings)."""
     feature: dict[str, object] = {
         "Title": text.title,
         "Description": text.description,
@@ -54,10 +55,9 @@ def metadata_json(text: Text, duration: int | None, video_length: bool = True) -
     }
     if video_length and duration is not None:
         feature["VideoLength"] = str(duration + 1)
-    obj: dict[str, object] = {"LatestDAFeature": feature}
     if duration is not None:
-        obj["MediaVersionList"] = [{"Duration": str(duration)}]
-    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
+        feature["MediaVersionList"] = [{"Duration": str(duration)}]
+    return json.dumps({"LatestDAFeature": feature}, ensure_ascii=False, separators=(", ", ": "))
 
 
 def _kept_text(position: int, order: np.ndarray) -> Text:
@@ -92,7 +92,8 @@ def build_rows(config: DemoConfig, plans: list[VideoPlan]) -> list[MetadataRow]:
     rng = rng_for(config.seed, STREAM_METADATA)
     taken = {p.youtube_id for p in plans}
     order = rng.permutation(len(KEPT_TEXTS))
-    use_url = rng.random(len(plans)) < config.url_fraction
+    use_url = np.zeros(len(plans), dtype=bool)
+    use_url[rng.permutation(len(plans))[: int(round(config.url_fraction * len(plans)))]] = True
     rows: list[MetadataRow] = []
     for position, plan in enumerate(plans):
         text = _kept_text(position, order)

@@ -122,21 +122,31 @@ def _shot_starts(rng: np.random.Generator, duration: int, fps: int) -> tuple[int
 
 
 def make_plan(config: DemoConfig) -> list[VideoPlan]:
-    """Classes balanced over videos, exactly ``round(match_fraction * N)`` matching videos."""
+    """Classes balanced over videos; ``floor(match_fraction * N + 0.5)`` matching videos, spread over the classes."""
     config.validate()
     rng = rng_for(config.seed, STREAM_PLAN)
     n, k = config.num_videos, config.num_classes
     visual = rng.permutation(np.arange(n) % k)
+    # Spread the matching videos evenly over the visual classes (each class gets its share +-1)
+    # and exactly floor(F * n + 0.5) in total: walk the videos class by class, in random order
+    # within a class, and mark a video whenever the running total of F crosses a half-integer.
+    order = np.lexsort((rng.random(n), visual))
+    steps = np.floor(np.arange(1, n + 1) * config.match_fraction + 0.5) - np.floor(
+        np.arange(n) * config.match_fraction + 0.5
+    )
     matching = np.zeros(n, dtype=bool)
-    matching[rng.permutation(n)[: int(round(config.match_fraction * n))]] = True
+    matching[order] = steps > 0
+    # Mismatched videos of a class take the other classes in turn, in a random order: the pairing
+    # carries no information (uniform over the other classes) and no pair dominates by chance.
+    audio = visual.copy()
+    for c in range(k):
+        others = rng.permutation([o for o in range(k) if o != c])
+        mismatched = [i for i in order if visual[i] == c and not matching[i]]
+        for j, i in enumerate(mismatched):
+            audio[i] = others[j % len(others)]
     ids = random_ids(rng, n, set())
     plans = []
     for i in range(n):
-        if matching[i]:
-            audio = int(visual[i])
-        else:
-            # A different class, uniformly: mismatched videos pair classes at random.
-            audio = int(rng.choice([c for c in range(k) if c != visual[i]]))
         duration = int(rng.integers(config.min_duration, config.max_duration + 1))
         shots = _shot_starts(rng, duration, config.fps)
         plans.append(
@@ -144,7 +154,7 @@ def make_plan(config: DemoConfig) -> list[VideoPlan]:
                 index=i,
                 youtube_id=ids[i],
                 visual_class=int(visual[i]),
-                audio_class=audio,
+                audio_class=int(audio[i]),
                 duration=duration,
                 shot_frames=shots,
                 total_frames=duration * config.fps,

@@ -26,7 +26,7 @@ AUDIO_CLASSES: tuple[AudioClass, ...] = (
     AudioClass("chime-pulses", "major chord near 1.1 kHz with harmonics, struck twice per second"),
     AudioClass("noise-bursts", "band-limited noise 2.5-5 kHz in bursts three times per second"),
     AudioClass("sweeps", "rising exponential chirps 300 Hz to 2.4 kHz, about one per 1.5 s"),
-    AudioClass("buzz", "square-like wave near 440 Hz (odd harmonics) with 5 Hz vibrato"),
+    AudioClass("buzz", "square-like wave near 300 Hz (odd harmonics) with 5 Hz vibrato"),
     AudioClass("rumble-clicks", "low-passed noise below 300 Hz with a sharp click every second"),
 )
 
@@ -71,7 +71,7 @@ def _sweeps(t, sr, pitch, rng):
 
 
 def _buzz(t, sr, pitch, rng):
-    f = 440.0 * pitch
+    f = 300.0 * pitch
     phase = 2 * np.pi * f * t + 0.01 * f * np.sin(2 * np.pi * 5.0 * t) / 5.0
     wave = sum(np.sin(n * phase) / n for n in (1, 3, 5, 7))
     return wave / 1.2
@@ -92,7 +92,7 @@ def render_audio(plan: VideoPlan, config: DemoConfig) -> np.ndarray:
     sr = config.sample_rate
     rng = rng_for(config.seed, STREAM_AUDIO, plan.index)
     synth = SYNTHS[plan.audio_class]
-    video_pitch = rng.uniform(0.9, 1.1)
+    video_pitch = rng.uniform(0.93, 1.07)
     loudness = rng.uniform(0.35, 0.7)
     noise_level = rng.uniform(0.005, 0.03)
     audio = np.empty(plan.duration * sr, dtype=np.float32)

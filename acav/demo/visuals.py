@@ -9,7 +9,7 @@ far apart between classes and close within a class, so even a mean-colour featur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,16 +179,36 @@ def shot_looks(plan: VideoPlan, config: DemoConfig) -> list[ShotLook]:
     return looks
 
 
+def _render(look: ShotLook, pattern: Pattern, seconds: np.ndarray, config: DemoConfig) -> np.ndarray:
+    """Frames at ``seconds`` since the shot began (each shot starts its own motion)."""
+    y = np.arange(config.height, dtype=np.float32)[None, :, None]
+    x = np.arange(config.width, dtype=np.float32)[None, None, :]
+    t = np.asarray(seconds, dtype=np.float32)[:, None, None]
+    weight = pattern(t, y, x, look.params)[..., None]
+    frames = look.background + weight * (look.foreground - look.background)
+    return np.clip(frames + 0.5, 0, 255).astype(np.uint8)
+
+
 def iter_frames(plan: VideoPlan, config: DemoConfig) -> Iterator[np.ndarray]:
     """Yield the video's frames (uint8 [H, W, 3]) in order, rendered ``_BATCH`` frames at a time."""
     pattern = PATTERNS[VISUAL_CLASSES[plan.visual_class].pattern]
-    y = np.arange(config.height, dtype=np.float32)[None, :, None]
-    x = np.arange(config.width, dtype=np.float32)[None, None, :]
     for (first, end), look in zip(plan.shot_ranges(), shot_looks(plan, config), strict=True):
         for start in range(first, end, _BATCH):
             stop = min(end, start + _BATCH)
-            # Time since the shot began: each shot starts its own motion.
-            t = (np.arange(start, stop, dtype=np.float32) - first)[:, None, None] / config.fps
-            weight = pattern(t, y, x, look.params)[..., None]
-            frames = look.background + weight * (look.foreground - look.background)
-            yield from np.clip(frames + 0.5, 0, 255).astype(np.uint8)
+            yield from _render(look, pattern, (np.arange(start, stop) - first) / config.fps, config)
+
+
+def frames_at(plan: VideoPlan, config: DemoConfig, indices: Sequence[int]) -> np.ndarray:
+    """The frames with the given indices ([len, H, W, 3] uint8), identical to :func:`iter_frames`'s."""
+    pattern = PATTERNS[VISUAL_CLASSES[plan.visual_class].pattern]
+    ranges = plan.shot_ranges()
+    looks = shot_looks(plan, config)
+    out = np.empty((len(indices), config.height, config.width, 3), dtype=np.uint8)
+    for position, index in enumerate(indices):
+        if not 0 <= index < plan.total_frames:
+            raise IndexError(f"frame {index} outside the video's {plan.total_frames} frames")
+        shot = max(i for i, (first, _) in enumerate(ranges) if first <= index)
+        out[position] = _render(
+            looks[shot], pattern, np.array([(index - ranges[shot][0]) / config.fps]), config
+        )[0]
+    return out
