@@ -154,8 +154,8 @@ class KeywordRule:
 class TutorialRule:
     """Phrases matched on Porter stems after stop-word removal.
 
-    Stop words that occur in a phrase of the lists are not removed (from the text or the
-    phrases): otherwise "how to" would vanish and "how to draw" would shrink to "draw". Other
+    Stop words that occur in a phrase of the lists (or share a stem with a phrase word) are not
+    removed (from the text or the phrases): otherwise "how to" would vanish and "how to draw" would shrink to "draw". Other
     stop words are removed from the text, so "tips and some tricks" still matches "tips and
     tricks". Punctuation is kept, so a phrase never matches across a comma or full stop.
     """
@@ -178,9 +178,11 @@ class TutorialRule:
 
 def _tutorial_rule(config: FilterConfig, tools: TextTools) -> TutorialRule:
     lists = load_lists(config.tutorial_lists, config.keywords_dir)
-    phrase_words = {t for kl in lists for phrase in kl.phrases for t in tools.phrase_tokens(phrase)}
-    removable = tools.stop_words - phrase_words
     stem = tools.stemmer.stem
+    phrase_words = {t for kl in lists for phrase in kl.phrases for t in tools.phrase_tokens(phrase)}
+    phrase_stems = {stem(t) for t in phrase_words}
+    # A stop word stays when it, or its stem, is a phrase word ("tip" for "tips and tricks").
+    removable = frozenset(w for w in tools.stop_words if w not in phrase_words and stem(w) not in phrase_stems)
     index = build_index(lists, lambda phrase: tuple(stem(t) for t in tools.phrase_tokens(phrase)))
     return TutorialRule(index, removable, tools.stemmer)
 
