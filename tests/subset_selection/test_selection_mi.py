@@ -36,7 +36,9 @@ def test_mi_of_identical_labels_is_entropy_and_independent_is_zero():
 
 
 def test_xlogx_and_gain_table():
-    assert xlogx(np.array([0, 1, 2, 10])).tolist() == pytest.approx([0, 0, 2 * math.log(2), 10 * math.log(10)])
+    assert xlogx(np.array([0, 1, 2, 10])).tolist() == pytest.approx(
+        [0, 0, 2 * math.log(2), 10 * math.log(10)]
+    )
     table = gain_table(1000)
     x = np.array([0, 1, 2, 57, 1000])
     expected = xlogx(x + 1) - xlogx(x)

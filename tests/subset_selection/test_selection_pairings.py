@@ -17,14 +17,20 @@ def test_combination_bipartite_diagonal_sets():
     assert len(bipartite) == 25
     assert all({cl[i].modality, cl[j].modality} == {"video", "audio"} for i, j in bipartite)
     diagonal = make_pairs(cl, "diagonal")
-    assert [(cl[i].layer, cl[j].layer) for i, j in diagonal] == [(f"layer_{d}", f"layer_{d}") for d in range(5)]
+    assert [(cl[i].layer, cl[j].layer) for i, j in diagonal] == [
+        (f"layer_{d}", f"layer_{d}") for d in range(5)
+    ]
     assert all(cl[i].modality != cl[j].modality for i, j in diagonal)
 
 
 def test_diagonal_pairs_by_depth_not_name_and_natural_layer_order():
     cl = sort_clusterings(
-        [Clustering("video", "v", "layer_10"), Clustering("video", "v", "layer_2"), Clustering("audio", "a", "conv1"),
-         Clustering("audio", "a", "conv2")]
+        [
+            Clustering("video", "v", "layer_10"),
+            Clustering("video", "v", "layer_2"),
+            Clustering("audio", "a", "conv1"),
+            Clustering("audio", "a", "conv2"),
+        ]
     )
     assert [c.layer for c in cl] == ["conv1", "conv2", "layer_2", "layer_10"]
     names = {(cl[i].layer, cl[j].layer) for i, j in make_pairs(cl, "diagonal")}
