@@ -327,11 +327,14 @@ class DownloadRunner:
                 elapsed = max(1e-6, time.monotonic() - t0)
                 with self._bytes_lock:
                     rate = self._bytes / elapsed / 1e6
+                # One overall bar; the postfix says how it is going (order kept: a dict, not kwargs).
                 bar.set_postfix(
-                    ok=log.final_status.get(dlog.OK, 0),
-                    failed=log.final_status.get(dlog.FAILED, 0),
-                    skipped=log.final_status.get(dlog.SKIPPED, 0),
-                    MBps=f"{rate:.2f}",
+                    {
+                        "ok": log.final_status.get(dlog.OK, 0),
+                        "failed": log.final_status.get(dlog.FAILED, 0),
+                        "skipped": log.final_status.get(dlog.SKIPPED, 0),
+                        "MB/s": f"{rate:.2f}",
+                    },
                     refresh=False,
                 )
                 bar.update(1)

@@ -84,7 +84,10 @@ def test_permanent_failures_are_classified_and_not_retried(server, media, run_st
 def test_transient_errors_are_retried(server, media, run_stage, out_dir) -> None:
     flaky = server.route("flakyvideo1", Status(500), Serve(media("ok").read_bytes()))
     limited = server.route("ratelimit01", Status(429))
-    summary = run_stage([flaky, limited], retries=2)
+    data = media("ok").read_bytes()
+    dropped = Serve(data, drop_after=3000)  # connection closed mid-transfer (both GETs of attempt 1)
+    cut = server.route("droppedvid1", dropped, dropped, Serve(data))
+    summary = run_stage([flaky, limited, cut], retries=2)
 
     logged = by_id(out_dir)
     assert [(r["status"], r["error_class"], r["attempt"]) for r in logged["flakyvideo1"]] == [
@@ -98,10 +101,15 @@ def test_transient_errors_are_retried(server, media, run_stage, out_dir) -> None
         ("rate limited", 3),
     ]
     assert server.hits_for("ratelimit01") == 3
+    assert [(r["status"], r["error_class"]) for r in logged["droppedvid1"]] == [
+        ("failed", "network"),
+        ("ok", None),
+    ]
+    assert (out_dir / "droppedvid1.mp4").read_bytes() == data
     assert (out_dir / "flakyvideo1.mp4").read_bytes() == media("ok").read_bytes()
     # Per id, only the final outcome counts in the summary; the retried attempts are counted apart.
-    assert summary.status == {"ok": 1, "skipped": 0, "failed": 1}
-    assert summary.attempts == 5 and summary.retried_attempts == 3
+    assert summary.status == {"ok": 2, "skipped": 0, "failed": 1}
+    assert summary.attempts == 7 and summary.retried_attempts == 4
 
 
 def test_stalled_server_hits_socket_timeout(server, media, run_stage, out_dir) -> None:

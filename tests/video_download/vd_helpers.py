@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -22,7 +23,8 @@ from acav.core.records import read_jsonl
 @dataclass
 class Serve:
     """200 with ``data``; optionally stall after ``stall_after`` bytes for ``stall_s`` seconds,
-    or trickle the body in ``chunk``-byte pieces every ``chunk_delay_s`` seconds."""
+    trickle the body in ``chunk``-byte pieces every ``chunk_delay_s`` seconds, or drop the
+    connection after ``drop_after`` bytes."""
 
     data: bytes
     content_type: str = "video/mp4"
@@ -30,6 +32,7 @@ class Serve:
     stall_s: float = 0.0
     chunk: int | None = None
     chunk_delay_s: float = 0.0
+    drop_after: int | None = None  # close the connection after this many bytes
 
 
 @dataclass
@@ -67,7 +70,12 @@ class LoopbackServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 try:
-                    if behaviour.stall_after is not None:
+                    if behaviour.drop_after is not None:
+                        self.wfile.write(data[: behaviour.drop_after])
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                    elif behaviour.stall_after is not None:
                         self.wfile.write(data[: behaviour.stall_after])
                         self.wfile.flush()
                         time.sleep(behaviour.stall_s)
