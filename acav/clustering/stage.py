@@ -274,6 +274,13 @@ class ClusteringStage:
         if not part.shards:
             log.error("partition %s: no shard could be assigned; no log written", part.name)
             return part
+        if part.clips == 0 and part.resumed_shards == 0:
+            # nothing usable: leave no empty cluster shards or log behind, so a fixed re-run starts clean
+            for name in part.shards:
+                _remove(self.layout.cluster_shard(name))
+            log.error("partition %s: no clip could be assigned; no log written", part.name)
+            part.shards = []
+            return part
         if exact and not part.failed_shards:
             # every clip of the partition was assigned in this run: store the exact inertia
             for model in cset.models:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 from pathlib import Path
@@ -52,6 +53,15 @@ def labels_of(rows: dict[str, dict], model_key: str, layer: str) -> dict[str, in
 
 def logs(data: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((data / "clusters").glob("log_*.json"))]
+
+
+@pytest.fixture
+def caplog(caplog):
+    """caplog that also sees the ``acav`` logger (the CLI turns its propagation off)."""
+    logger = logging.getLogger("acav")
+    logger.addHandler(caplog.handler)
+    yield caplog
+    logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture
@@ -326,3 +336,24 @@ def test_config_file_section_and_validation(data, tmp_path):
     assert cset.extra["config"]["epochs"] == 1
     with pytest.raises(Exception, match="epochs must be >= 1"):
         run_clustering(root, ClusteringConfig(epochs=0))
+
+
+def test_centroids_of_other_widths_is_a_clear_error(data, tmp_path, caplog):
+    root, _ = data
+    assert cluster(root) == 0
+    centroid_file = next((root / "clusters" / "centroids").glob("*.npz"))
+    models = {
+        "layer_fake_visual": ("video", "FAKE_VISUAL", "synthetic", (12, 21)),
+        "layer_fake_audio": ("audio", "FAKE_AUDIO", "synthetic", (6, 10)),
+    }
+    other = tmp_path / "other"
+    make_feature_shards(other / "features", n_shards=1, clips_per_shard=10, models=models)
+    assert cluster(other, "--centroids", str(centroid_file)) == 1
+    assert "layer_fake_visual/layer_1 has 21 dims, expected 20" in caplog.text
+    assert not list((other / "clusters").glob("log_*.json"))
+
+
+def test_missing_centroid_file_is_a_clear_error(data, caplog):
+    root, _ = data
+    assert cluster(root, "--centroids", str(root / "nope.npz")) == 1
+    assert "centroid file not found" in caplog.text
