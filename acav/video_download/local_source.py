@@ -60,8 +60,8 @@ class LocalFetcher:
     def __init__(self, source_dir: Path) -> None:
         if not source_dir.is_dir():
             raise FileNotFoundError(f"--source-dir {source_dir} is not a directory")
-        self.source_dir = source_dir
-        self.index = index_source_dir(source_dir)
+        self.source_dir = source_dir.absolute()
+        self.index = index_source_dir(self.source_dir)
         log.info("source directory %s: %d video file(s) with an id name", source_dir, len(self.index))
 
     def fetch(self, item: InputItem, work_dir: Path) -> Path:

@@ -17,6 +17,8 @@ REMUX_TIMEOUT_S = 3 * 3600
 
 
 def _ffmpeg_to_mp4(src: Path, dst: Path, codec_args: list[str]) -> None:
+    # Absolute paths, so no argument can ever start with "-" (ids may) and read as an option.
+    src, dst = src.absolute(), dst.absolute()
     args = ["-loglevel", "error", "-y", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?", "-sn", "-dn"]
     args += codec_args + ["-movflags", "+faststart", "-f", "mp4", str(dst)]
     run_ffmpeg(args, timeout=REMUX_TIMEOUT_S)
