@@ -8,15 +8,16 @@ Fourier transform (25 ms Hann windows, 10 ms hop, 512-point FFT) and a 64-band m
 * ``layer_1`` (35) spectral shape: centroid, bandwidth, 85 % roll-off, flatness, flux,
   zero-crossing rate and log RMS per frame, each summarised by mean, std, 10th/50th/90th
   percentiles (frequencies as fractions of the Nyquist frequency).
-* ``layer_2`` (45) temporal modulation: modulation spectra (8 log-spaced bands, 0.5-25 Hz) of the
+* ``layer_2`` (45) temporal modulation: modulation depth in 8 log-spaced bands (0.5-25 Hz) of the
   onset envelope and of four mel-band-group envelopes, plus onset rate and envelope statistics.
   Separates steady sounds from rhythmic ones and rhythms from each other.
 * ``layer_3`` (40) timbre: MFCC-like DCT-II of the log-mel frames, coefficients 1-20 (c0, the
   overall level, is left to layer_0), mean and std.
-* ``layer_4`` (52) pitch: chroma (12 pitch classes) mean and std, histogram of the dominant
+* ``layer_4`` (52) pitch (from a separate 128 ms-window STFT): chroma (12 pitch classes) mean, the sorted (pitch-invariant) chroma
+  profile, histogram of the dominant
   frequency over 24 log-spaced bins (50-8000 Hz), spectral peak count and peakiness statistics.
   Separates pure tones, chords (several pitch classes), noise (flat chroma) and sweeps (wide
-  dominant-frequency histogram, chroma changing over time).
+  dominant-frequency histogram).
 
 These features are a stand-in for VGGish when its weights are unavailable.
 """
@@ -37,6 +38,8 @@ N_MELS = 64
 MEL_LOW, MEL_HIGH = 125.0, 7500.0
 N_MFCC = 20
 MIN_SECONDS = 0.25
+PITCH_WINDOW = 2048  # 128 ms
+PITCH_HOP = 512
 FRAME_RATE = SAMPLE_RATE / HOP
 EPS = 1e-10
 
@@ -100,17 +103,21 @@ def spectral_shape(power: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 
 def _modulation_bands(envelope: np.ndarray, n_bands: int = 8) -> np.ndarray:
-    """Relative energy of ``envelope`` (at FRAME_RATE) in log-spaced modulation bands 0.5-25 Hz."""
-    env = envelope - envelope.mean()
+    """Modulation depth of ``envelope`` (at FRAME_RATE) in log-spaced bands from 0.5 to 25 Hz.
+
+    Absolute (not relative) band amplitudes, squashed with tanh: a steady sound gives ~0 in every
+    band instead of a normalised spectrum of its tiny random fluctuations.
+    """
+    window = np.hanning(len(envelope))
+    env = (envelope - envelope.mean()) * window
     n = max(256, 1 << int(np.ceil(np.log2(max(len(env), 2)))))
-    spectrum = np.abs(np.fft.rfft(env * np.hanning(len(env)), n)) ** 2
+    power = np.abs(np.fft.rfft(env, n)) ** 2 / max((window**2).sum(), EPS)
     freqs = np.fft.rfftfreq(n, 1.0 / FRAME_RATE)
     edges = np.geomspace(0.5, 25.0, n_bands + 1)
     bands = np.array(
-        [spectrum[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        [power[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
     )
-    total = bands.sum()
-    return np.sqrt(bands / total) if total > EPS else np.zeros(n_bands)
+    return np.tanh(np.sqrt(bands))
 
 
 def temporal_modulation(log_mel: np.ndarray, power: np.ndarray) -> np.ndarray:
@@ -130,9 +137,14 @@ def temporal_modulation(log_mel: np.ndarray, power: np.ndarray) -> np.ndarray:
     return np.concatenate(spectra + [stats])
 
 
-def pitch_features(power: np.ndarray) -> np.ndarray:
-    freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
-    usable = (freqs >= 55.0) & (freqs <= 5000.0)
+def pitch_features(wave: np.ndarray) -> np.ndarray:
+    # A separate long-window STFT (128 ms, 3.9 Hz bins): the 25 ms frames above smear a low note
+    # over several semitones, which would blur the chroma.
+    frames = np.lib.stride_tricks.sliding_window_view(wave, PITCH_WINDOW)[::PITCH_HOP]
+    spectrum = np.fft.rfft(frames * np.hanning(PITCH_WINDOW), PITCH_WINDOW)
+    power = spectrum.real**2 + spectrum.imag**2
+    freqs = np.fft.rfftfreq(PITCH_WINDOW, 1.0 / SAMPLE_RATE)
+    usable = (freqs >= 60.0) & (freqs <= 5000.0)
     pitch_class = np.mod(np.round(12 * np.log2(freqs[usable] / 440.0)).astype(np.int64), 12)
     onehot = np.zeros((usable.sum(), 12))
     onehot[np.arange(usable.sum()), pitch_class] = 1.0
@@ -141,9 +153,12 @@ def pitch_features(power: np.ndarray) -> np.ndarray:
     voiced = energy > energy.max() * 1e-3 if energy.max() > 0 else np.zeros(len(energy), bool)
     if voiced.any():
         chroma = chroma[voiced] / energy[voiced, None]
-        chroma_mean, chroma_std = chroma.mean(axis=0), chroma.std(axis=0)
+        chroma_mean = chroma.mean(axis=0)
+        # Each frame's chroma sorted high to low: a pitch-invariant profile (one class for a tone,
+        # a few for a chord, flat for noise), so tones of different pitch still look alike here.
+        chroma_profile = np.sort(chroma, axis=1)[:, ::-1].mean(axis=0)
     else:
-        chroma_mean = chroma_std = np.zeros(12)
+        chroma_mean = chroma_profile = np.zeros(12)
     band = (freqs >= 50.0) & (freqs <= 8000.0)
     dominant = freqs[band][np.argmax(power[:, band], axis=1)]
     edges = np.geomspace(50.0, 8000.0, 25)
@@ -162,7 +177,7 @@ def pitch_features(power: np.ndarray) -> np.ndarray:
     peaks = np.array(
         [np.tanh(peak_count.mean() / 10), np.tanh(peak_count.std() / 10), top_share.mean(), top_share.std()]
     )
-    return np.concatenate([np.sqrt(chroma_mean), chroma_std, hist, peaks])
+    return np.concatenate([np.sqrt(chroma_mean), np.sqrt(chroma_profile), hist, peaks])
 
 
 def basic_audio_features(wave: np.ndarray) -> list[np.ndarray]:
@@ -178,7 +193,7 @@ def basic_audio_features(wave: np.ndarray) -> list[np.ndarray]:
         spectral_shape(power, frames),
         temporal_modulation(log_mel, power),
         np.concatenate([mfcc.mean(axis=0), mfcc.std(axis=0)]) / 10.0,
-        pitch_features(power),
+        pitch_features(wave),
     ]
 
 

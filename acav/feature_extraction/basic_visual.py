@@ -5,7 +5,8 @@ squashed to 64 x 64 RGB. Every layer is scaled so that Euclidean distances withi
 meaningful (histograms are L1-normalised and square-rooted, i.e. Hellinger-style; positions are
 fractions of the frame; intensities are in [0, 1]):
 
-* ``layer_0`` (108) colour distribution: joint HSV histogram, 12 hue x 3 saturation x 3 value bins.
+* ``layer_0`` (108) colour distribution: joint HSV histogram, 12 hue x 3 saturation x 3 value bins
+  (soft-assigned, so similar colours on either side of a bin edge stay close).
 * ``layer_1`` (64) spatial layout: mean RGB on a 4 x 4 grid, plus per-cell texture (grey std).
 * ``layer_2`` (64) edges: magnitude-weighted gradient-orientation histograms (12 bins, whole frame
   and 2 x 2 grid) plus edge density / strength statistics. Separates shapes (a square has only
@@ -62,12 +63,30 @@ def _grid_mean(values: np.ndarray, cells: int) -> np.ndarray:
     return values.reshape(cells, h // cells, cells, w // cells, -1).mean(axis=(1, 3))
 
 
+def _soft_bins(values: np.ndarray, bins: int, circular: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Linear (soft) assignment of values in [0, 1] to ``bins`` bin centres: [(bin index, weight)] x 2.
+
+    Soft assignment keeps similar colours close even when they straddle a bin edge.
+    """
+    pos = values * bins - 0.5
+    low = np.floor(pos)
+    frac = pos - low
+    low = low.astype(np.int64)
+    high = low + 1
+    if circular:
+        low, high = np.mod(low, bins), np.mod(high, bins)
+    else:
+        low, high = np.clip(low, 0, bins - 1), np.clip(high, 0, bins - 1)
+    return [(low, 1.0 - frac), (high, frac)]
+
+
 def colour_histogram(hue: np.ndarray, sat: np.ndarray, val: np.ndarray) -> np.ndarray:
-    h = np.minimum((hue * HUE_BINS).astype(np.int64), HUE_BINS - 1)
-    s = np.minimum((sat * SAT_BINS).astype(np.int64), SAT_BINS - 1)
-    v = np.minimum((val * VAL_BINS).astype(np.int64), VAL_BINS - 1)
-    index = (h * SAT_BINS + s) * VAL_BINS + v
-    hist = np.bincount(index.ravel(), minlength=HUE_BINS * SAT_BINS * VAL_BINS).astype(np.float64)
+    hist = np.zeros(HUE_BINS * SAT_BINS * VAL_BINS, dtype=np.float64)
+    for hi, hw in _soft_bins(hue.ravel(), HUE_BINS, circular=True):
+        for si, sw in _soft_bins(sat.ravel(), SAT_BINS, circular=False):
+            for vi, vw in _soft_bins(val.ravel(), VAL_BINS, circular=False):
+                index = (hi * SAT_BINS + si) * VAL_BINS + vi
+                hist += np.bincount(index, weights=hw * sw * vw, minlength=hist.shape[0])
     return _normalised_sqrt(hist)
 
 
@@ -151,7 +170,8 @@ def summary_features(
     pixels = rgb.reshape(-1, 3)
     mean = pixels.mean(axis=0)
     std = pixels.std(axis=0)
-    skew = ((pixels - mean) ** 3).mean(axis=0) / np.maximum(std, 1e-3) ** 3
+    centred = pixels - mean
+    skew = (centred * centred * centred).mean(axis=0) / np.maximum(std, 1e-3) ** 3
     skew = np.tanh(skew / 3.0)  # bounded: a flat colour gives huge or undefined skewness
     thumb = _grid_mean(grey.mean(axis=0), 4).reshape(-1)
     thumb_std = np.sqrt(_grid_mean(grey.std(axis=0), 4).reshape(-1))
