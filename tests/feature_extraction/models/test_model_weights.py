@@ -14,7 +14,12 @@ import torch
 
 from acav.cli import main as acav_main
 from acav.feature_extraction.models import weights as W
-from acav.feature_extraction.models.slowfast import SlowFastR50, build_slowfast
+from acav.feature_extraction.models.slowfast import (
+    SLOWFAST_LAYER_WIDTHS,
+    SlowFastR50,
+    build_slowfast,
+    slowfast_preprocess,
+)
 from acav.feature_extraction.models.vggish import VGGish, build_vggish
 
 
@@ -114,10 +119,29 @@ def test_slowfast_checkpoint_layout_and_unknown_digest_warning(tmp_path: Path, a
     source = SlowFastR50().eval()
     path = tmp_path / "SLOWFAST_8x8_R50.pyth"
     torch.save({"model_state": source.state_dict(), "epoch": 196}, path)
-    model = build_slowfast(None, allow_random=False, device="cpu", weights_dir=tmp_path, channels_last=False)
+    model = build_slowfast(
+        None,
+        allow_random=False,
+        device="cpu",
+        weights_dir=tmp_path,
+        channels_last=False,
+        fuse_batchnorm=False,
+    )
     assert _sha(path) in acav_log.text and "ACAV_SLOWFAST_SHA256" in acav_log.text
     for key, value in source.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
+
+    # The default build (what the pipeline uses): BN folded, channels-last; same features.
+    fast_model = build_slowfast(path, allow_random=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in fast_model.modules())
+    frames = torch.randint(0, 256, (1, 32, 64, 64, 3), generator=torch.Generator().manual_seed(2))
+    slow, fast = slowfast_preprocess(frames.to(torch.uint8), crop=64)
+    with torch.inference_mode():
+        expected = source.forward_pooled(slow, fast)
+        got = fast_model.forward_pooled(slow, fast)
+    assert [tuple(x.shape) for x in got] == [(1, w) for w in SLOWFAST_LAYER_WIDTHS]
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))
 
 
 def test_missing_file_error_or_loud_random_fallback(tmp_path: Path, acav_log) -> None:

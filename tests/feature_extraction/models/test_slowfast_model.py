@@ -195,3 +195,21 @@ def test_autocast_bf16_gives_float32_close_to_fp32(small_model):
 def test_rejects_unknown_pooling():
     with pytest.raises(ValueError, match="pooling"):
         SlowFastR50(pooling="max")
+
+
+def test_batchnorm_folding_keeps_outputs(small_model):
+    import copy
+
+    fused = copy.deepcopy(small_model).fuse_batchnorm()
+    assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in fused.modules())
+    assert sum(isinstance(m, torch.nn.Conv3d) for m in fused.modules()) == sum(
+        isinstance(m, torch.nn.Conv3d) for m in small_model.modules()
+    )
+    slow, fast = _small_clip(batch=1, seed=7)
+    with torch.inference_mode():
+        expected = small_model.forward_pooled(slow, fast)
+        got = fused.forward_pooled(slow, fast)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))
+    with pytest.raises(RuntimeError, match="eval"):
+        SlowFastR50().train().fuse_batchnorm()
