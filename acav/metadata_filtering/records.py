@@ -24,6 +24,7 @@ class TooLongLine:
 
     head: bytes
     size: int
+    limit: int  # the cap it exceeded (max_line_bytes)
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,9 @@ def _tutorial_rule(config: FilterConfig, tools: TextTools) -> TutorialRule:
     phrase_words = {t for kl in lists for phrase in kl.phrases for t in tools.phrase_tokens(phrase)}
     phrase_stems = {stem(t) for t in phrase_words}
     # A stop word stays when it, or its stem, is a phrase word ("tip" for "tips and tricks").
-    removable = frozenset(w for w in tools.stop_words if w not in phrase_words and stem(w) not in phrase_stems)
+    removable = frozenset(
+        w for w in tools.stop_words if w not in phrase_words and stem(w) not in phrase_stems
+    )
     index = build_index(lists, lambda phrase: tuple(stem(t) for t in tools.phrase_tokens(phrase)))
     return TutorialRule(index, removable, tools.stemmer)
 
@@ -236,7 +238,7 @@ class LineFilter:
 
     def evaluate(self, raw: bytes | TooLongLine) -> LineResult:
         if isinstance(raw, TooLongLine):
-            reason = f"line too long: {raw.size} bytes > {self.config.max_line_bytes}"
+            reason = f"line too long: {raw.size} bytes > {raw.limit}"
             return LineResult(id_of_long_line(raw), reason, False, -1, ())
         parsed = parse_line(raw)
         if isinstance(parsed, Rejection):

@@ -49,13 +49,13 @@ def read_lines(handle: BinaryIO, max_line_bytes: int) -> Iterator[bytes | TooLon
             if len(line.rstrip(b"\r\n")) <= max_line_bytes:
                 yield line
             else:
-                yield TooLongLine(line[:_HEAD_BYTES], len(line.rstrip(b"\r\n")))
+                yield TooLongLine(line[:_HEAD_BYTES], len(line.rstrip(b"\r\n")), max_line_bytes)
             continue
         if len(line) < limit:  # last line, no newline
             if len(line.rstrip(b"\r")) <= max_line_bytes:
                 yield line
             else:
-                yield TooLongLine(line[:_HEAD_BYTES], len(line.rstrip(b"\r")))
+                yield TooLongLine(line[:_HEAD_BYTES], len(line.rstrip(b"\r")), max_line_bytes)
             return
         head, size = line[:_HEAD_BYTES], len(line)
         while True:  # skip the rest of the line in bounded pieces
@@ -66,7 +66,7 @@ def read_lines(handle: BinaryIO, max_line_bytes: int) -> Iterator[bytes | TooLon
             if piece.endswith(b"\n"):
                 size -= 2 if piece.endswith(b"\r\n") else 1
                 break
-        yield TooLongLine(head, size)
+        yield TooLongLine(head, size, max_line_bytes)
 
 
 def read_chunks(handle: BinaryIO, config: FilterConfig) -> Iterator[tuple[int, list[bytes | TooLongLine]]]:

@@ -167,6 +167,6 @@ def test_raw_control_characters_inside_strings_are_accepted() -> None:
 
 
 def test_id_of_long_line() -> None:
-    assert id_of_long_line(TooLongLine(b"abcDEF12345\t{...", 5_000_000)) == "abcDEF12345"
-    assert id_of_long_line(TooLongLine(b"no tab at all", 5_000_000)) == ""
-    assert id_of_long_line(TooLongLine(b"bad\t{", 5_000_000)) == ""
+    assert id_of_long_line(TooLongLine(b"abcDEF12345\t{...", 5_000_000, 1000)) == "abcDEF12345"
+    assert id_of_long_line(TooLongLine(b"no tab at all", 5_000_000, 1000)) == ""
+    assert id_of_long_line(TooLongLine(b"bad\t{", 5_000_000, 1000)) == ""
