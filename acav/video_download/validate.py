@@ -39,36 +39,52 @@ def is_mp4_container(path: str | os.PathLike[str]) -> bool:
     return path.suffix.lower() == ".mp4" and container_format(path) in MP4_FORMAT_NAMES
 
 
+def _seconds(value: int | None, time_base: object) -> float | None:
+    return float(value * time_base) if value is not None and time_base is not None else None  # type: ignore[operator]
+
+
 def _check_complete(path: Path, info: MediaInfo) -> None:
+    """Demux every packet and compare where the packets end with the durations the file declares.
+
+    A stream with its own declared duration (mp4) is checked on its own. Streams without one
+    (Matroska/WebM) are checked together against the container duration, because there the audio
+    may legitimately end a little before the video.
+    """
     import av
 
-    ends: dict[str, float] = {}
+    ends: dict[int, float] = {}
     packets = 0
     try:
         with av.open(str(path)) as container:
-            streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
-            declared = {
-                s.type: float(s.duration * s.time_base) if s.duration and s.time_base else info.duration
-                for s in streams
-            }
+            streams = list(container.streams.video[:1]) + list(container.streams.audio[:1])
+            container_start = (container.start_time or 0) / 1_000_000
+            own: dict[int, tuple[str, float, float]] = {}  # index -> (type, start, declared duration)
+            for s in streams:
+                declared = _seconds(s.duration, s.time_base)
+                if declared and declared > 0:
+                    own[s.index] = (s.type, _seconds(s.start_time, s.time_base) or 0.0, declared)
             for packet in container.demux(streams):
                 if packet.size == 0 or packet.pts is None or packet.time_base is None:
                     continue
                 packets += 1
                 end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
-                kind = packet.stream.type
-                if end > ends.get(kind, float("-inf")):
-                    ends[kind] = end
+                index = packet.stream.index
+                if end > ends.get(index, float("-inf")):
+                    ends[index] = end
     except Exception as exc:  # a broken file can fail anywhere while demuxing
         raise DownloadFailure(
             INVALID_FILE, f"{path.name}: unreadable while demuxing ({type(exc).__name__}: {exc})"
         ) from exc
     if packets == 0:
         raise DownloadFailure(INVALID_FILE, f"{path.name}: no media packets (empty or truncated file)")
-    for kind, expected in declared.items():
-        if expected <= 0:
-            continue
-        got = ends.get(kind, 0.0)
+    checks = [
+        (kind, ends.get(index, start) - start, declared) for index, (kind, start, declared) in own.items()
+    ]
+    others = [end for index, end in ends.items() if index not in own]
+    if len(own) < len(streams) and info.duration > 0:
+        got = (max(others) if others else container_start) - container_start
+        checks.append(("media", got, info.duration))
+    for kind, got, expected in checks:
         slack = _COVERAGE_SLACK_S + _COVERAGE_SLACK_FRACTION * expected
         if got + slack < expected:
             raise DownloadFailure(

@@ -27,6 +27,10 @@ def source_dir(media, tmp_path):
         ["-loglevel", "error", "-y", "-i", str(media("ok")), "-c:v", "copy", "-c:a", "pcm_mulaw",
          str(src / "pcmvideo001.mkv")]
     )  # fmt: skip
+    # A Matroska file cut in half: no per-stream durations, so the container duration is the check.
+    long_mkv = tmp_path / "long.mkv"
+    run_ffmpeg(["-loglevel", "error", "-y", "-i", str(media("long")), "-c", "copy", str(long_mkv)])
+    (src / "truncmkv001.mkv").write_bytes(long_mkv.read_bytes()[: long_mkv.stat().st_size // 2])
     (src / "notanid.mp4").write_bytes(b"x")  # ignored: not an 11-character id
     return src
 
@@ -34,7 +38,7 @@ def source_dir(media, tmp_path):
 def test_index_prefers_mp4_and_ignores_other_names(source_dir) -> None:
     index = index_source_dir(source_dir)
     assert index["bothformats"].name == "bothformats.mp4"
-    assert "notanid" not in index and len(index) == 6
+    assert "notanid" not in index and len(index) == 7
 
 
 def test_source_dir_link_remux_and_failures(source_dir, run_stage, out_dir) -> None:
@@ -46,6 +50,7 @@ def test_source_dir_link_remux_and_failures(source_dir, run_stage, out_dir) -> N
         "silentvideo",
         "garbagevid1",
         "bothformats",
+        "truncmkv001",
     ]
     summary = run_stage(ids, source_dir=source_dir)
     logged = {vid: recs[-1] for vid, recs in by_id(out_dir).items()}
@@ -64,15 +69,19 @@ def test_source_dir_link_remux_and_failures(source_dir, run_stage, out_dir) -> N
     assert logged["missingvid1"]["error_class"] == "unavailable"
     assert logged["silentvideo"]["error_class"] == "no audio"
     assert logged["garbagevid1"]["error_class"] == "invalid file"
+    assert (
+        logged["truncmkv001"]["error_class"] == "invalid file"
+        and "truncated" in logged["truncmkv001"]["message"]
+    )
     assert all(r["source"] == "local" and r["url"].endswith(vid) for vid, r in logged.items())
-    assert summary.status == {"ok": 4, "skipped": 0, "failed": 3}
+    assert summary.status == {"ok": 4, "skipped": 0, "failed": 4}
     assert sorted(p.name for p in out_dir.glob("*.mp4")) == [
         "bothformats.mp4", "linkvideo01.mp4", "mkvvideo001.mp4", "pcmvideo001.mp4",
     ]  # fmt: skip
 
     # Re-run: finished ids are skipped; failed ones are tried again and fail the same way.
     again = run_stage(source_dir=source_dir)
-    assert again.status == {"ok": 0, "skipped": 4, "failed": 3}
+    assert again.status == {"ok": 0, "skipped": 4, "failed": 4}
 
 
 def test_cli_with_data_dir_config_file_and_json_summary(source_dir, tmp_path, capsys) -> None:
