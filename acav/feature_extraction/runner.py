@@ -305,16 +305,16 @@ class RunSummary:
         return [r["shard"] for r in self.records if r["status"] == "error"]
 
 
-def _device_process(rank: int, groups: list[list[ShardInput]], config: ExtractionConfig, output_dir: Path,
-                    run_log: Path, run_id: str, num_workers: int, verbosity: int) -> None:  # fmt: skip
-    """Entry point of one spawned per-GPU process (``rank`` = its GPU among the visible ones)."""
+def _device_process(rank: int, groups: list[list[ShardInput]], devices: list[str], config: ExtractionConfig,
+                    output_dir: Path, run_log: Path, run_id: str, num_workers: int, verbosity: int) -> None:  # fmt: skip
+    """Entry point of one spawned per-device process: ``devices[rank]`` (``cuda:rank`` on GPUs) over ``groups[rank]``."""
     import torch
 
     from acav.core.logs import setup_logging
 
     setup_logging(verbosity)
     # CUDA is initialised only after the DataLoader has forked its decoding workers (DeviceRunner.run).
-    device = torch.device(f"cuda:{rank}")
+    device = torch.device(devices[rank])
     DeviceRunner(config, device, output_dir, run_log, run_id, num_workers).run(groups[rank])
 
 
@@ -361,10 +361,10 @@ def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int 
     if len(groups) > 1:
         import torch.multiprocessing as mp
 
-        log.info("extracting %d shard(s) on %d GPUs, one process each", len(todo), len(groups))
+        log.info("extracting %d shard(s) on %d devices, one process each", len(todo), len(groups))
         mp.spawn(
             _device_process,
-            args=(groups, config, output_dir, run_log, run_id, num_workers, verbosity),
+            args=(groups, device_names, config, output_dir, run_log, run_id, num_workers, verbosity),
             nprocs=len(groups),
             join=True,
         )

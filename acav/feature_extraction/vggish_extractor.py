@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from acav.feature_extraction.base import AUDIO, AudioInput, ClipError, Extractor
-from acav.feature_extraction.models.vggish import VGGISH_LAYER_WIDTHS, VGGISH_SAMPLE_RATE, build_vggish
-from acav.feature_extraction.models.vggish_input import MIN_SAMPLES, waveform_to_examples
+from acav.feature_extraction.models.vggish import VGGISH_LAYER_WIDTHS, build_vggish
+from acav.feature_extraction.models.vggish_input import MIN_SAMPLES, VGGISH_SAMPLE_RATE, waveform_to_examples
 
 
 class VGGishExtractor(Extractor):
