@@ -59,14 +59,11 @@ def _seconds(value: Any) -> float | None:
     """A finite number of seconds from a string or number, else None."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
+    if not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):  # "abc", or an int too large for a float
         return None
     return number if math.isfinite(number) else None
 
@@ -151,10 +148,14 @@ def parse_line(raw: bytes) -> MetadataRecord | Rejection:
     try:
         # strict=False admits raw control characters inside strings, which real exports contain.
         obj = json.loads(text, strict=False)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        detail = (
-            f"{exc.msg} at char {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "nested too deep"
-        )
+    except (ValueError, RecursionError) as exc:
+        # JSONDecodeError is a ValueError; a plain ValueError: an integer over Python's digit limit.
+        if isinstance(exc, json.JSONDecodeError):
+            detail = f"{exc.msg} at char {exc.pos}"
+        elif isinstance(exc, RecursionError):
+            detail = "nested too deep"
+        else:
+            detail = str(exc)[:80]
         return Rejection(f"parse: invalid JSON ({detail})", youtube_id)
     if not isinstance(obj, dict):
         return Rejection(f"parse: JSON is {_type_name(obj)}, expected an object", youtube_id)

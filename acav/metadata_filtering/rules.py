@@ -240,7 +240,10 @@ class LineFilter:
         if isinstance(raw, TooLongLine):
             reason = f"line too long: {raw.size} bytes > {raw.limit}"
             return LineResult(id_of_long_line(raw), reason, False, -1, ())
-        parsed = parse_line(raw)
+        try:
+            parsed: MetadataRecord | Rejection = parse_line(raw)
+        except Exception as exc:  # parse_line handles every case we know; never stop the run
+            parsed = Rejection(f"parse: unexpected error ({type(exc).__name__}: {str(exc)[:80]})")
         if isinstance(parsed, Rejection):
             return LineResult(parsed.youtube_id, parsed.reason, False, -1, ())
         view = TextView(parsed, self.tools)

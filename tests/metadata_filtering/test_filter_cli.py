@@ -49,7 +49,9 @@ def test_input_output_overrides_and_flags(tmp_path: Path) -> None:
 def test_yaml_config_section_and_report_only(tmp_path: Path) -> None:
     (tmp_path / "metadata.tsv").write_bytes(make_line(length="20") + make_line(category="Gaming"))
     config = tmp_path / "acav.yaml"
-    config.write_text("metadata_filtering:\n  min_duration: 10\n  drop_categories: [Music]\n", encoding="utf-8")
+    config.write_text(
+        "metadata_filtering:\n  min_duration: 10\n  drop_categories: [Music]\n", encoding="utf-8"
+    )
     assert main(["filter", "--data-dir", str(tmp_path), "--config", str(config), "--report-only"]) == 0
     report = json.loads((tmp_path / "filtered.report.json").read_text())
     assert report["kept"] == 2 and report["config"]["drop_categories"] == ["Music"]
@@ -69,7 +71,8 @@ def test_errors_are_exit_codes_not_tracebacks(tmp_path: Path) -> None:
 
 def test_user_keyword_lists(tmp_path: Path) -> None:
     (tmp_path / "metadata.tsv").write_bytes(
-        make_line("aaaaaaaaaaa", title="Thunder over the harbour") + make_line("bbbbbbbbbbb", title="Minecraft rain")
+        make_line("aaaaaaaaaaa", title="Thunder over the harbour")
+        + make_line("bbbbbbbbbbb", title="Minecraft rain")
     )
     mine = tmp_path / "weather.txt"
     mine.write_text("# my list\nthunder\n", encoding="utf-8")

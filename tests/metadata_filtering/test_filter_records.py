@@ -45,6 +45,8 @@ def test_url_first_field_gives_the_id() -> None:
         ("abc", "300", 300.0),
         ("nan", "61.5", 61.5),
         (True, "300", 300.0),  # a bool is not a number of seconds
+        (10**400, "300", 300.0),  # too large for a float
+        ("1e999", "300", 300.0),  # infinite
     ],
 )
 def test_duration_fallbacks(length, duration, expected) -> None:
@@ -119,6 +121,13 @@ def test_malformed_lines(raw: bytes, reason: str) -> None:
     # The id is reported whenever the first field could be read.
     has_id = reason != "empty line" and b"\t" in raw.rstrip(b"\r\n")
     assert result.youtube_id == ("abcDEF12345" if has_id else "")
+
+
+def test_integer_over_the_digit_limit_is_a_parse_error() -> None:
+    raw = b'abcDEF12345\t{"LatestDAFeature": {"VideoLength": ' + b"9" * 5000 + b"}}\n"
+    result = parse_line(raw)
+    assert isinstance(result, Rejection)
+    assert result.reason.startswith("parse: invalid JSON (Exceeds the limit (4300 digits)")
 
 
 def test_non_utf8_json_names_the_byte() -> None:

@@ -303,3 +303,16 @@ def test_a_failing_rule_costs_one_line_not_the_run(line_filter: LineFilter) -> N
     broken = LineFilter(FilterConfig(language=False), rules=[Broken()])
     result = broken.evaluate(make_line())
     assert result.reason == "error: rule broken failed (RuntimeError: boom)"
+
+
+def test_an_unexpected_parse_failure_costs_one_line(
+    monkeypatch: pytest.MonkeyPatch, line_filter: LineFilter
+) -> None:
+    import acav.metadata_filtering.rules as rules
+
+    def explode(raw: bytes):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(rules, "parse_line", explode)
+    result = line_filter.evaluate(make_line())
+    assert result.reason == "parse: unexpected error (MemoryError: simulated)" and not result.parsed
