@@ -85,6 +85,12 @@ class ClusteringConfig:
     faiss_threads: int = field(
         default=1, metadata={"help": "OpenMP threads for faiss (1 is fastest on small shared machines)"}
     )
+    cpu_threads: int = field(
+        default=0,
+        metadata={
+            "help": "torch CPU threads when running on the CPU (0: torch's default; 1 is often fastest on small shared machines)"
+        },
+    )
     checkpoint: bool = field(
         default=True, metadata={"help": "save the centres after every epoch so an interrupted run resumes"}
     )
@@ -100,6 +106,7 @@ class ClusteringConfig:
             (0.0 <= self.count_decay <= 1.0, "count_decay must be in [0, 1]"),
             (0.0 <= self.reseed_fraction < 1.0, "reseed_fraction must be in [0, 1)"),
             (self.sample_size >= 0, "sample_size must be >= 0"),
+            (self.cpu_threads >= 0, "cpu_threads must be >= 0"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS}"),
             (self.normalize in ("none", "l2", "standardize"), "normalize must be none, l2 or standardize"),

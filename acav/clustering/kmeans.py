@@ -36,11 +36,20 @@ SCHEDULES = ("count", "constant")
 _ASSIGN_CHUNK = 32768  # rows per distance matrix, to bound memory for big assignment calls
 
 
-def squared_distances(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-    """``(n, k)`` squared Euclidean distances via ``|x|^2 - 2 x.c + |c|^2`` (one matmul)."""
+def row_norms_sq(x: torch.Tensor) -> torch.Tensor:
     # vector_norm reduces without materialising x**2 (an n x d temporary): ~3x faster for wide features
-    x_sq = torch.linalg.vector_norm(x, dim=1, keepdim=True).square_()
-    c_sq = torch.linalg.vector_norm(centers, dim=1).square_()
+    return torch.linalg.vector_norm(x, dim=1).square_()
+
+
+def squared_distances(
+    x: torch.Tensor, centers: torch.Tensor, centers_sq: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``(n, k)`` squared Euclidean distances via ``|x|^2 - 2 x.c + |c|^2`` (one matmul).
+
+    ``centers_sq`` (the squared norms of ``centers``) may be passed when it is reused across calls.
+    """
+    x_sq = row_norms_sq(x).unsqueeze(1)
+    c_sq = row_norms_sq(centers) if centers_sq is None else centers_sq
     dist = torch.addmm(x_sq + c_sq.unsqueeze(0), x, centers.t(), alpha=-2.0)
     return dist.clamp_min_(0.0)
 
@@ -66,6 +75,7 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> tor
     trials = 2 + int(math.log(k))
     first = int(torch.randint(n, (1,), generator=generator, device=x.device).item())
     chosen = [first]
+    x_sq = row_norms_sq(x)  # the candidates' distances to every point reuse these norms
     closest = squared_distances(x, x[first : first + 1]).squeeze(1)
     for _ in range(1, k):
         total = closest.sum()
@@ -77,7 +87,7 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> tor
         else:
             weights = closest
         candidates = torch.multinomial(weights, trials, replacement=True, generator=generator)
-        cand_dist = torch.minimum(closest.unsqueeze(0), squared_distances(x[candidates], x))
+        cand_dist = torch.minimum(closest.unsqueeze(0), squared_distances(x[candidates], x, x_sq))
         best = int(cand_dist.sum(1).argmin().item())
         chosen.append(int(candidates[best].item()))
         closest = cand_dist[best]

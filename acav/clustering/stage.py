@@ -126,7 +126,7 @@ class ClusteringStage:
 
     # -- main ---------------------------------------------------------------------------------
     def run(self) -> StageReport:
-        import torch  # noqa: F401  (heavy import only when the stage really runs)
+        import torch  # heavy import only when the stage really runs
 
         from acav.clustering.centroids import load_clustering_set
         from acav.core.device import choose_device
@@ -143,6 +143,8 @@ class ClusteringStage:
             if removed:
                 log.info("removed %d temporary file(s) left by an interrupted run in %s", removed, directory)
         self.device = choose_device(self.config.device)
+        if self.device.type == "cpu" and self.config.cpu_threads > 0:
+            torch.set_num_threads(self.config.cpu_threads)
         report = StageReport()
         done = logged_shards(self.clusters_dir)
         by_name = {p.stem: p for p in features}
