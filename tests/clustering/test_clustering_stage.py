@@ -357,3 +357,32 @@ def test_missing_centroid_file_is_a_clear_error(data, caplog):
     root, _ = data
     assert cluster(root, "--centroids", str(root / "nope.npz")) == 1
     assert "centroid file not found" in caplog.text
+
+
+def test_streaming_over_shards_gives_the_exact_mean_for_one_centroid(data):
+    # k = 1 with the 1/count schedule: the centre must be the mean of every clip of every shard,
+    # whatever the batch boundaries, shard order and shuffling.
+    root, _ = data
+    assert cluster(root, "--ncentroids", "1", "--batch-size", "50") == 0
+    cset = load_clustering_set(next((root / "clusters" / "centroids").glob("*.npz")))
+    rows = [r for p in sorted((root / "features").glob("*.pkl")) for r in pickle.loads(p.read_bytes())]
+    for model in cset.models:
+        side = model.info.side
+        vectors = [
+            e["array"][model.key[1]]
+            for r in rows
+            for e in r[f"{side}_features"]
+            if e["model_key"] == model.key[0]
+        ]
+        np.testing.assert_allclose(model.centers[0], np.mean(vectors, axis=0), rtol=1e-4, atol=1e-4)
+        assert model.inertia == pytest.approx(((np.asarray(vectors) - model.centers[0]) ** 2).sum(), rel=1e-4)
+
+
+def test_cpu_threads_option(data, monkeypatch):
+    import torch
+
+    root, _ = data
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    assert cluster(root, "--cpu-threads", "1", "--device", "cpu") == 0
+    assert calls == [1]
