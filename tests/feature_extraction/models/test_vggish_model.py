@@ -149,3 +149,16 @@ def test_autocast_bf16(reference_and_ours):
     for a, b in zip(half, full, strict=True):
         assert a.dtype == torch.float32 and torch.isfinite(a).all()
         assert float(F.cosine_similarity(a, b, dim=1).min()) > 0.99
+
+
+def test_channels_last_layout_gives_same_outputs(reference_and_ours):
+    import copy
+
+    _, ours = reference_and_ours
+    fast = copy.deepcopy(ours).to(memory_format=torch.channels_last)
+    examples = torch.from_numpy(waveform_to_examples(_test_audio(3.0, seed=5)))[:, None]
+    with torch.inference_mode():
+        expected = ours.forward_pooled(examples)
+        got = fast.forward_pooled(examples)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * float(b.abs().max()))
