@@ -15,9 +15,9 @@ per worker.
 
 Items (plain dicts, so they cross process boundaries cheaply):
 
-* ``{"type": "clip", "shard", "filename", "visual", "audio", "error", "decode_s"}`` -- ``visual``
+* ``{"type": "clip", "shard", "filename", "visual", "audio", "error", "started", "decode_s"}`` -- ``visual``
   and ``audio`` are the extractors' :meth:`prepare` outputs, or ``error`` says why the clip failed.
-* ``{"type": "end", "shard", "worker", "workers", "members", "error"}`` -- ``error`` is a
+* ``{"type": "end", "shard", "worker", "workers", "members", "error", "started"}`` -- ``error`` is a
   shard-level problem (unreadable or truncated tar) seen by that worker.
 """
 
@@ -154,7 +154,8 @@ def decode_audio(data: bytes, spec: AudioInput, name: str = "<clip>") -> np.ndar
 
 def process_clip(data: bytes, name: str, visual: Extractor, audio: Extractor) -> dict[str, Any]:
     """Decode one clip and run both extractors' ``prepare``; failures become an ``error`` string."""
-    item: dict[str, Any] = {"type": "clip", "filename": name, "visual": None, "audio": None, "error": None}
+    item: dict[str, Any] = {"type": "clip", "filename": name, "visual": None, "audio": None, "error": None,
+                            "started": time.time()}  # fmt: skip
     start = time.perf_counter()
     step = "video decode"
     try:
@@ -201,6 +202,7 @@ class ClipDataset(IterableDataset):
     def __iter__(self) -> Iterator[dict[str, Any]]:
         worker, workers = _worker_position()
         for shard in self.shards:
+            started = time.time()
             members = 0
             error = None
             try:
@@ -219,7 +221,7 @@ class ClipDataset(IterableDataset):
             except (tarfile.TarError, OSError, EOFError) as exc:
                 error = f"{shard.tar}: tar unreadable after {members} member(s) ({type(exc).__name__}: {exc})"
             yield {"type": "end", "shard": shard.name, "worker": worker, "workers": workers,
-                   "members": members, "error": error}  # fmt: skip
+                   "members": members, "error": error, "started": started}  # fmt: skip
 
 
 def keep_item(item: Any) -> Any:

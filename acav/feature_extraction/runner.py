@@ -77,7 +77,7 @@ class ShardState:
     shard: ShardInput
     expected: list[str] | None  # file names from the json (None when it is missing/invalid)
     json_error: str | None
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=time.time)  # wall clock; lowered to when a worker began the shard
     ends: int = 0
     workers: int = 1
     members: int = 0
@@ -151,6 +151,7 @@ class DeviceRunner:
         with JsonlWriter(self.run_log) as writer:
             for item in items:
                 state = self._state(item["shard"], shards)
+                state.started = min(state.started, item.get("started", state.started))
                 if item["type"] == "end":
                     state.ends += 1
                     state.workers = item["workers"]
@@ -254,7 +255,7 @@ class DeviceRunner:
                     [model_entry(self.audio, audio, self.config.dtype)],
                 )
             )
-        seconds = time.perf_counter() - state.started
+        seconds = time.time() - state.started
         unreadable = state.members == 0 and bool(state.tar_errors)
         status = "error" if unreadable else "partial" if state.tar_errors else "done"
         if not unreadable:

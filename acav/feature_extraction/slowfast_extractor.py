@@ -52,6 +52,9 @@ class SlowFastExtractor(Extractor):
 
     def load(self, device: Any) -> None:
         self.device = torch.device(device)
+        if self.device.type == "cuda":
+            # Fixed input shapes: let cuDNN pick the fastest 3D convolution algorithms once.
+            torch.backends.cudnn.benchmark = True
         self._model = build_slowfast(
             None,
             bool(self.options.allow_random_weights),
