@@ -22,7 +22,7 @@ import re
 import unicodedata
 
 # http(s)://..., www.... and bare youtu.be links; a URL ends at the next whitespace.
-_URL_RE = re.compile(r"(?:https?://|www\.|youtu\.be/)\S*", re.IGNORECASE)
+_URL_RE = re.compile(r"(?:https?://|www\.|youtu\.be/)\S*")  # applied to lower-cased text
 
 # Characters that join words in titles ("call-of-duty", "minecraft/fortnite", "#call_of_duty",
 # "minecraft|ep 1"). Turning them into spaces lets phrase matching see the words.
@@ -46,7 +46,9 @@ def normalise_text(*parts: str) -> str:
         return ""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-    text = _URL_RE.sub(" ", text.lower())
+    text = text.lower()
+    if "http" in text or "www." in text or "youtu.be/" in text:  # most texts have no URL
+        text = _URL_RE.sub(" ", text)
     return " ".join(text.translate(_JOINERS).split())
 
 
