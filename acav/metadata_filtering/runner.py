@@ -13,6 +13,7 @@ only a missing newline on the last line is added, so the output is always newlin
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import time
 from collections import deque
@@ -124,8 +125,11 @@ def _results(
     handle: BinaryIO, config: FilterConfig, line_filter: LineFilter
 ) -> Iterator[tuple[list[bytes | TooLongLine], ChunkResult]]:
     """Chunk results in input order, computed here or by ``config.workers`` processes."""
-    if config.workers <= 1:
-        for start, lines in read_chunks(handle, config):
+    chunks: Iterator[tuple[int, list[bytes | TooLongLine]]] = read_chunks(handle, config)
+    head = list(itertools.islice(chunks, 2))
+    chunks = itertools.chain(head, chunks)
+    if config.workers <= 1 or len(head) < 2:  # one chunk: starting processes would only cost time
+        for start, lines in chunks:
             yield lines, filter_chunk(line_filter, start, lines)
         return
     # spawn: no fork of a process holding threads (tqdm's monitor) or a loaded model.
@@ -134,7 +138,7 @@ def _results(
         max_workers=config.workers, mp_context=context, initializer=_init_worker, initargs=(config,)
     ) as pool:
         pending: deque[tuple[list[bytes | TooLongLine], Future[ChunkResult]]] = deque()
-        for start, lines in read_chunks(handle, config):
+        for start, lines in chunks:
             pending.append((lines, pool.submit(_worker_chunk, start, lines)))
             if len(pending) >= 2 * config.workers:
                 lines_done, future = pending.popleft()
@@ -163,7 +167,11 @@ def filter_file(
     write_outputs: bool = True,
     line_filter: LineFilter | None = None,
 ) -> dict[str, Any]:
-    """Filter ``input_path``; returns the report dict (also written to ``report_path``)."""
+    """Filter ``input_path``; returns the report dict (also written to ``report_path``).
+
+    ``line_filter`` (built from ``config`` when not given) filters in this process; worker
+    processes always build their own from ``config``.
+    """
     config.validate()
     if write_outputs and input_path.resolve() in (kept_path.resolve(), rejects_path.resolve()):
         raise ValueError(f"the output would overwrite the input {input_path}; choose another --output")

@@ -183,3 +183,18 @@ def test_derived_paths() -> None:
         Path("d/filtered.report.json"),
     )
     assert derived_paths(Path("d/out")) == (Path("d/out.rejects.tsv"), Path("d/out.report.json"))
+
+
+def test_a_single_chunk_is_filtered_without_starting_workers(
+    tmp_path: Path, line_filter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import acav.metadata_filtering.runner as runner
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("worker processes started for a one-chunk input")
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", no_pool)
+    kept, rejects, _ = run(tmp_path, KEEP_A + SHORT, line_filter, workers=4)
+    assert kept == KEEP_A and rejects == "2\tshortAAAAAA\tduration: 19.0 s < 30 s\n"
+    with pytest.raises(AssertionError, match="worker processes started"):
+        run(tmp_path / "two", KEEP_A + SHORT, line_filter, workers=4, chunk_lines=1)
