@@ -249,7 +249,9 @@ def load_model_weights(
     """Load ``name``'s pretrained weights into ``model``; returns the file used, or None if random."""
     spec = get_spec(name)
     path = resolve_path(spec, weights, weights_dir)
-    if not path.exists() and allow_random:
+    # Random weights stand in only for a file looked up in the weights dir; a path the user named
+    # explicitly must exist (a typo there should not silently give random features).
+    if not path.exists() and allow_random and (weights is None or Path(weights).expanduser().is_dir()):
         warn_random(f"{name} (no weights at {path})")
         return None
     state = load_state_dict_file(spec, path)

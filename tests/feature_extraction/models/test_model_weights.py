@@ -109,7 +109,8 @@ def test_loads_from_local_weights_dir(monkeypatch, tmp_path: Path, vggish_state)
     model = build_vggish(None, allow_random=False, device="cpu")
     expected = VGGish().eval()
     expected.load_state_dict(vggish_state)
-    assert torch.equal(_probe(model), _probe(expected))
+    torch.testing.assert_close(_probe(model), _probe(expected), rtol=1e-5, atol=1e-7)  # channels-last build
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in vggish_state.items())
     assert not model.training and not any(p.requires_grad for p in model.parameters())
 
 
@@ -155,6 +156,9 @@ def test_missing_file_error_or_loud_random_fallback(tmp_path: Path, acav_log) ->
     model = build_vggish(None, allow_random=True, weights_dir=tmp_path)
     assert "RANDOM WEIGHTS" in acav_log.text
     assert isinstance(model, VGGish) and not model.training
+    # An explicitly named file that does not exist is an error even with allow_random.
+    with pytest.raises(W.WeightsError, match="not found"):
+        build_vggish(tmp_path / "typo.pth", allow_random=True)
 
 
 def test_refuses_checkpoints_that_are_not_plain_tensors(monkeypatch, tmp_path: Path) -> None:
