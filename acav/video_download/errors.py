@@ -107,14 +107,15 @@ def http_status(exc: BaseException | None) -> int | None:
 
 
 def classify_status(status: int) -> str:
+    """429 -> rate limited, 5xx -> network (both transient); other 4xx -> unavailable.
+
+    YouTube answers 403 both to expired signed URLs and to blocked clients; we treat it as
+    permanent for this run (``--retry-failed`` later, with cookies or a proxy, is the remedy).
+    """
     if status == 429:
         return RATE_LIMITED
     if status >= 500:
         return NETWORK
-    if status in (401, 403):
-        # YouTube answers 403 to expired signed URLs and to blocked regions alike; a retry with
-        # fresh format URLs sometimes succeeds, but repeated 403s are effectively "unavailable".
-        return UNAVAILABLE
     return UNAVAILABLE
 
 

@@ -18,7 +18,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -122,16 +122,6 @@ def place_video(produced: Path, work_dir: Path, final: Path, max_duration: float
     return Placed(final.stat().st_size, how, info.duration, info.width, info.height)
 
 
-def _wait_all(pending: set[Future[None]], lock: threading.Lock) -> None:
-    """Wait for every pending future in short slices (a long blocking join would swallow Ctrl-C)."""
-    while True:
-        with lock:
-            waiting = list(pending)
-        if not waiting:
-            return
-        wait(waiting, timeout=0.5)
-
-
 class DownloadRunner:
     def __init__(
         self,
@@ -176,6 +166,8 @@ class DownloadRunner:
 
     # -- one id ---------------------------------------------------------------------------------
     def _process(self, item: InputItem, fetcher: Fetcher, log: dlog.DownloadLog) -> None:
+        if self.stop.is_set():
+            return  # queued before Ctrl-C, not started: no attempt, no record (the next run does it)
         final = DataLayout.inside(self.output_dir, f"{item.id}.mp4")
         work_dir = DataLayout.inside(self.output_dir, f".{item.id}{WORK_DIR_SUFFIX}")
         started = [time.monotonic()]
@@ -339,78 +331,104 @@ class DownloadRunner:
                 )
                 bar.update(1)
 
-        pending: set[Future[None]] = set()
-        pending_lock = threading.Lock()
-
         def done(future: Future[None]) -> None:
-            with pending_lock:
-                pending.discard(future)
             slots.release()
             if not future.cancelled():
                 tick()
 
-        executor = ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="acav-dl")
+        def feed() -> None:
+            """Read the input and hand ids to the workers (runs in its own thread, see below)."""
+            executor = ThreadPoolExecutor(max_workers=self.config.workers, thread_name_prefix="acav-dl")
+            try:
+                for item in read_items(self.input_path, self.config.allow_file_urls):
+                    if self.stop.is_set():
+                        break
+                    if selected is not None and item.id not in selected:
+                        continue
+                    if self._log_without_download(item, fetcher.name, seen, log):
+                        tick()
+                        continue
+                    while not slots.acquire(timeout=0.5):
+                        if self.stop.is_set():
+                            break
+                    else:
+                        executor.submit(self._process, item, fetcher, log).add_done_callback(done)
+            finally:
+                # Normal end: wait for the workers. Stop: drop the queued ids; the running workers
+                # see the stop event, log their item and remove their work directories.
+                executor.shutdown(wait=True, cancel_futures=self.stop.is_set())
+
+        # The feeding runs in a helper thread and the main thread only waits. Ctrl-C (raised in
+        # the main thread, at any instruction) then can never land between handing an id to a
+        # worker and tracking it: it only sets the stop event and waits for a clean end.
+        failure: list[BaseException] = []
+        started, finished = threading.Event(), threading.Event()
+
+        def feed_thread() -> None:
+            started.set()
+            try:
+                if not self.stop.is_set():
+                    feed()
+            except BaseException as exc:
+                failure.append(exc)
+                self.stop.set()
+            finally:
+                finished.set()
+
+        feeder = threading.Thread(target=feed_thread, name="acav-dl-feed", daemon=True)
         try:
-            for item in read_items(self.input_path, self.config.allow_file_urls):
-                if selected is not None and item.id not in selected:
-                    continue
-                base = {"video_id": item.id, "url": item.url, "line": item.line, "source": fetcher.name}
-                if not item.valid:
-                    log.attempt(
-                        dlog.make_record(
-                            **base,
-                            status=dlog.FAILED,
-                            error_class=item.error_class or INVALID_ID,
-                            message=item.message or "",
-                        ),
-                        final=True,
-                    )
-                    tick()
-                    continue
-                if item.id in seen:
-                    log.attempt(
-                        dlog.make_record(
-                            **base,
-                            status=dlog.SKIPPED,
-                            reason=dlog.DUPLICATE,
-                            message=f"duplicate of line {seen[item.id]}; downloaded once",
-                        ),
-                        final=True,
-                    )
-                    tick()
-                    continue
-                seen[item.id] = item.line
-                final = DataLayout.inside(self.output_dir, f"{item.id}.mp4")
-                if final.is_file():
-                    log.attempt(
-                        dlog.make_record(
-                            **base,
-                            status=dlog.SKIPPED,
-                            reason=dlog.ALREADY_PRESENT,
-                            message=f"{final.name} already present",
-                            size=final.stat().st_size,
-                        ),
-                        final=True,
-                    )
-                    tick()
-                    continue
-                while not slots.acquire(timeout=0.5):
-                    pass  # short waits keep Ctrl-C responsive in the main thread
-                future = executor.submit(self._process, item, fetcher, log)
-                with pending_lock:
-                    pending.add(future)
-                future.add_done_callback(done)
-            _wait_all(pending, pending_lock)
-        except BaseException:
-            # Ctrl-C (or a fatal error): stop transfers, drop queued ids, and wait until the running
-            # workers have logged their item and removed their work directories.
+            feeder.start()  # inside the try: the first worker may already be running when it returns
+            while not finished.wait(0.5):
+                pass
+        except KeyboardInterrupt:
             self.stop.set()
-            with pending_lock:
-                queued = list(pending)
-            for future in queued:  # outside the lock: cancel() runs done() right away
-                future.cancel()
-            _wait_all(pending, pending_lock)
+            while started.is_set() and not finished.wait(0.5):
+                pass
             raise
         finally:
-            executor.shutdown(wait=False)
             bar.close()
+        if failure:
+            raise failure[0]
+
+    def _log_without_download(
+        self, item: InputItem, source: str, seen: dict[str, int], log: dlog.DownloadLog
+    ) -> bool:
+        """Log invalid lines, duplicates and finished ids right away; True when nothing is to fetch."""
+        base = {"video_id": item.id, "url": item.url, "line": item.line, "source": source}
+        if not item.valid:
+            log.attempt(
+                dlog.make_record(
+                    **base,
+                    status=dlog.FAILED,
+                    error_class=item.error_class or INVALID_ID,
+                    message=item.message or "",
+                ),
+                final=True,
+            )
+            return True
+        if item.id in seen:
+            log.attempt(
+                dlog.make_record(
+                    **base,
+                    status=dlog.SKIPPED,
+                    reason=dlog.DUPLICATE,
+                    message=f"duplicate of line {seen[item.id]}; downloaded once",
+                ),
+                final=True,
+            )
+            return True
+        seen[item.id] = item.line
+        final = DataLayout.inside(self.output_dir, f"{item.id}.mp4")
+        if final.is_file():
+            log.attempt(
+                dlog.make_record(
+                    **base,
+                    status=dlog.SKIPPED,
+                    reason=dlog.ALREADY_PRESENT,
+                    message=f"{final.name} already present",
+                    size=final.stat().st_size,
+                ),
+                final=True,
+            )
+            return True
+        return False
