@@ -188,7 +188,8 @@ def select_partitions_torch(
         chosen = np.flatnonzero(sel_host[q, : n_tot[q]])
         objective = index.objective(counts_host[q], sizes[q])
         random_subset = rngs[q][1].choice(n_tot[q], sizes[q], replace=False)
-        random_objective = objective_of_subset(labels_q, random_subset, pairs)
+        # Counted as in the numpy backend: the same integer counts give the same float objective.
+        random_objective = index.subset_objective(labels_q, random_subset, use_numba=False)
         results.append(SelectionResult(chosen, objective, random_objective, steplogs[q].records, elapsed))
     return results
 

@@ -23,11 +23,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from acav.core.logs import get_logger
-from acav.subset_selection.mi import GAIN_SCALE, gain_table, objective_from_counts, objective_of_subset, xlogx
+from acav.subset_selection import kernels
+from acav.subset_selection.mi import (
+    GAIN_SCALE,
+    gain_table,
+    objective_from_counts,
+    objective_of_subset,
+    xlogx_fixed,
+)
 
 log = get_logger(__name__)
 
 ALGORITHMS = ("batch_greedy", "greedy")
+ENGINES = ("auto", "numba", "numpy")
 # Uniform draws per batch: with at least half of the pool unselected (see PoolSampler) 2B + 8 draws
 # give B valid distinct clips except with negligible probability; a shortfall is handled exactly.
 DRAW_SLACK = 8
@@ -40,6 +48,8 @@ class SelectionParams:
     algorithm: str = "batch_greedy"
     seed: int = 0
     log_points: int = 200  # at most this many per-step records in the selection log per partition
+    # CPU loop of batch greedy: "auto" (numba when installed), "numba" or "numpy"; same selection.
+    engine: str = "auto"
 
     def validate(self) -> None:
         if self.batch_size < 1:
@@ -48,6 +58,20 @@ class SelectionParams:
             raise ValueError(f"topk must be >= 1, got {self.topk}")
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {self.algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}; choose one of {', '.join(ENGINES)}")
+
+    def use_numba(self) -> bool:
+        """Whether batch greedy runs the compiled kernel (numba installed and not turned off)."""
+        if self.engine == "numpy":
+            return False
+        if kernels.available():
+            return True
+        if self.engine == "numba":
+            raise RuntimeError(
+                "engine 'numba' requested but numba is unavailable (not installed or ACAV_NUMBA=0)"
+            )
+        return False
 
 
 @dataclass
@@ -94,6 +118,42 @@ class PairIndex:
 
     def objective(self, counts: np.ndarray, n: int) -> float:
         return objective_from_counts(counts, n, self.npairs, self.ncells, self.ncentroids)
+
+    def pair_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """The two clusterings (label columns) of every pair, as int64 arrays."""
+        pairs = np.asarray(self.pairs, dtype=np.int64).reshape(-1, 2)
+        return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+
+    def subset_counts(self, labels: np.ndarray, subset: np.ndarray, use_numba: bool) -> np.ndarray:
+        """Flat counts of the clips ``subset`` (integers: the same whichever way they are counted)."""
+        P, C = self.npairs, self.ncentroids
+        counts = np.zeros(self.size, dtype=np.int64)
+        subset = np.asarray(subset, dtype=np.int64)
+        joint = counts[: P * C * C]
+        if use_numba:
+            first, second = self.pair_columns()
+            kernels.kernels()["joint_counts"](np.ascontiguousarray(labels), subset, first, second, C, joint)
+        else:
+            first, second = self.pair_columns()
+            offsets = np.arange(P, dtype=np.int64) * (C * C)
+            step = max(1, 4_000_000 // max(1, P))  # bounded memory for the cell indices
+            for lo in range(0, subset.size, step):
+                rows = labels[subset[lo : lo + step]].astype(np.int64)
+                cells = rows[:, first] * C + rows[:, second] + offsets
+                joint += np.bincount(cells.ravel(), minlength=joint.size)
+        self.fill_margins(counts)
+        return counts
+
+    def fill_margins(self, counts: np.ndarray) -> None:
+        """Set the row and column sums of the flat ``counts`` from its joint cells."""
+        P, C = self.npairs, self.ncentroids
+        joint = counts[: P * C * C].reshape(P, C, C)
+        counts[P * C * C : P * C * C + P * C] = joint.sum(2).ravel()
+        counts[P * C * C + P * C :] = joint.sum(1).ravel()
+
+    def subset_objective(self, labels: np.ndarray, subset: np.ndarray, use_numba: bool) -> float:
+        """Mean MI over the pairs of the clips ``subset`` (the same float whichever way counted)."""
+        return self.objective(self.subset_counts(labels, subset, use_numba), int(np.asarray(subset).size))
 
 
 class PoolSampler:
@@ -174,38 +234,69 @@ def target_size(n: int, ratio: float, size: int | None) -> int:
 
 
 class StepLog:
-    """Per-step records (size, objective, gains of the clips added), thinned to ``points`` entries."""
+    """Per-step records (size, objective, gains of the clips added), thinned to ``points`` entries.
+
+    The objective of a logged step comes from the bracket ``sum f(n_ab) - sum f(n_a) - sum f(n_b)``
+    of :mod:`.mi` summed in fixed point (:func:`~acav.subset_selection.mi.xlogx_fixed`): an integer
+    sum is exact in any order, so the compiled loop (which keeps it up to date incrementally), the
+    numpy loop and the torch backend (which sum it over the counts) log identical values. Steps are
+    kept as integers and turned into records once, in :attr:`records`.
+    """
 
     def __init__(self, total_steps: int, points: int, index: PairIndex, max_count: int) -> None:
         self.every = max(1, math.ceil(total_steps / max(1, points)))
         self.index = index
-        self.records: list[dict] = []
-        # x log x by table look-up: a logged step then costs a gather over the counts, not a log each.
-        self.xlogx = xlogx(np.arange(max_count + 1, dtype=np.float64))
+        self.table, self.scale = xlogx_fixed(max_count, index.npairs)
         self.joint = index.npairs * index.ncells
+        self._raw: list[tuple[int, int, int, list[int]]] = []
+        self._records: list[dict] = []
 
     def wants(self, step: int) -> bool:
         return step % self.every == 0
 
+    def bracket(self, counts: np.ndarray) -> int:
+        """The fixed-point bracket of the flat ``counts`` (see :class:`PairIndex`)."""
+        f = self.table[counts]
+        return int(f[: self.joint].sum()) - int(f[self.joint :].sum())
+
     def add(self, step: int, counts: np.ndarray, n: int, scores: np.ndarray) -> None:
         """``scores``: fixed-point sums of the clips added at this step, against the current subset."""
+        self.record(step, n, self.bracket(counts), scores)
+
+    def record(self, step: int, n: int, bracket_fixed: int, scores) -> None:
+        self._raw.append((int(step), int(n), int(bracket_fixed), np.asarray(scores).tolist()))
+
+    @property
+    def records(self) -> list[dict]:
+        if len(self._records) < len(self._raw):
+            self._records += self._finish(self._raw[len(self._records) :])
+        return list(self._records)
+
+    def _finish(self, raw: list[tuple[int, int, int, list[int]]]) -> list[dict]:
+        """Objective and gains (``after - now``) of each logged step, all at once."""
         P = self.index.npairs
-        f = self.xlogx[counts]
-        bracket = f[: self.joint].sum() - f[self.joint :].sum()
-        now = math.log(n) + bracket / (P * n)
-        after = math.log(n + 1) + (bracket + np.asarray(scores, dtype=np.float64) / GAIN_SCALE) / (
-            P * (n + 1)
-        )
-        gains = after - now
-        self.records.append(
+        n = np.array([r[1] for r in raw], dtype=np.float64)
+        bracket = np.array([r[2] for r in raw], dtype=np.int64).astype(np.float64) / self.scale
+        keep = np.array([len(r[3]) for r in raw])
+        scores = np.zeros((len(raw), int(keep.max())))
+        for i, r in enumerate(raw):
+            scores[i, : keep[i]] = r[3]
+        used = np.arange(scores.shape[1])[None, :] < keep[:, None]
+        now = np.log(n) + bracket / (P * n)
+        after = np.log(n + 1)[:, None] + (bracket[:, None] + scores / GAIN_SCALE) / (P * (n + 1))[:, None]
+        gains = after - now[:, None]
+        best = np.where(used, gains, -np.inf).max(1)
+        mean = np.where(used, gains, 0.0).sum(1) / keep
+        return [
             {
-                "step": step,
-                "size": n,
-                "objective": round(now, 8),
-                "gain_best": round(float(gains.max()), 10),
-                "gain_mean": round(float(gains.mean()), 10),
+                "step": r[0],
+                "size": r[1],
+                "objective": round(o, 8),
+                "gain_best": round(g, 10),
+                "gain_mean": round(m, 10),
             }
-        )
+            for r, o, g, m in zip(raw, now.tolist(), best.tolist(), mean.tolist(), strict=True)
+        ]
 
 
 def select_partition(
@@ -235,13 +326,18 @@ def select_partition(
         obj = objective_of_subset(labels, everything, pairs)
         return SelectionResult(everything, obj, obj, [], time.perf_counter() - started)
 
+    use_numba = params.use_numba()
+    if use_numba:
+        check_labels(labels, index.ncentroids)  # the compiled loop does not bounds-check
     if params.algorithm == "greedy":
         selected, counts, steps = _exact_greedy(labels, index, subset_size, rng_misc, params)
+    elif use_numba:
+        selected, counts, steps = _batch_greedy_numba(labels, index, subset_size, rng_draw, rng_misc, params)
     else:
         selected, counts, steps = _batch_greedy(labels, index, subset_size, rng_draw, rng_misc, params)
     objective = index.objective(counts, subset_size)
     random_subset = rng_misc.choice(n_total, subset_size, replace=False)
-    random_objective = objective_of_subset(labels, random_subset, pairs)
+    random_objective = index.subset_objective(labels, random_subset, use_numba)
     return SelectionResult(
         np.sort(selected), objective, random_objective, steps, time.perf_counter() - started
     )
@@ -299,6 +395,108 @@ def _batch_greedy(
         n += keep
         step += 1
     return chosen_all, counts, steplog.records
+
+
+def check_labels(labels: np.ndarray, ncentroids: int) -> None:
+    """Cluster ids must be integers in ``[0, ncentroids)``."""
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a 2-d integer array, got {labels.dtype} of shape {labels.shape}")
+    if labels.size == 0:
+        return
+    high = int(labels.max())
+    low = 0 if np.issubdtype(labels.dtype, np.unsignedinteger) else int(labels.min())
+    if low < 0 or high >= ncentroids:
+        raise ValueError(f"cluster ids must lie in [0, {ncentroids}), found ids from {low} to {high}")
+
+
+def _batch_greedy_numba(
+    labels: np.ndarray,
+    index: PairIndex,
+    subset_size: int,
+    rng_draw: np.random.Generator,
+    rng_misc: np.random.Generator,
+    params: SelectionParams,
+) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """The same procedure as :func:`_batch_greedy`, stepping in the compiled kernel.
+
+    The kernel hands control back only for fresh uniforms (the same blocks, from the same
+    generator, as ``PoolSampler``), for the rare ``rng_misc.choice`` fallback and to flush step-log
+    rows, so the random streams are consumed identically and the same clips are selected.
+    """
+    K = kernels
+    run_steps = K.kernels()["run_steps"]
+    labels = np.ascontiguousarray(labels)
+    n_total, width_d = labels.shape
+    C, P = index.ncentroids, index.npairs
+    k, batch = params.topk, params.batch_size
+    width = 2 * batch + DRAW_SLACK
+    block = width * 4096
+    gains = gain_table(subset_size)
+    first, second = index.pair_columns()
+    margin_weight = np.bincount(first, minlength=width_d) + np.bincount(second, minlength=width_d)
+    margin_weight = margin_weight.astype(np.int64)
+    steplog = StepLog(math.ceil((subset_size - 1) / min(k, batch)), params.log_points, index, subset_size)
+
+    start = int(rng_misc.integers(n_total))
+    counts = index.subset_counts(labels, np.array([start]), use_numba=True)
+    joint_count = counts[: P * C * C]  # a view: the kernel updates the joint cells in place
+    joint_gain = gains[joint_count]
+    margin_count = np.zeros(width_d * C, dtype=np.int64)
+    margin_count[np.arange(width_d) * C + labels[start].astype(np.int64)] = 1
+    margin_gain = gains[margin_count]
+    selected = np.zeros(n_total, dtype=bool)
+    selected[start] = True
+    # int32 ids where they fit: half the cache footprint of the random pool look-ups.
+    pool = np.arange(n_total, dtype=np.int32 if n_total < 2**31 else np.int64)
+    chosen = np.empty(subset_size, dtype=np.int64)
+    chosen[0] = start
+    state = np.zeros(K.STATE_SIZE, dtype=np.int64)
+    state[K.S_N] = 1
+    state[K.S_POOL_LEN] = n_total
+    state[K.S_REMAINING] = n_total - 1
+    state[K.S_BRACKET] = steplog.bracket(counts)
+    cand = np.zeros(batch, dtype=np.int64)
+    scores = np.zeros_like(cand)
+    best = np.zeros_like(cand)
+    keep_max = min(k, batch)
+    capacity = max(1, min(params.log_points + 1, 1_000_000 // keep_max))
+    log_rows = np.zeros((capacity, 4), dtype=np.int64)
+    log_scores = np.zeros((capacity, keep_max), dtype=np.int64)
+    uniforms = np.empty(0)
+
+    def flush() -> None:
+        for i, (step, n, bracket, keep) in enumerate(log_rows[: state[K.S_LOGS]].tolist()):
+            steplog.record(step, n, bracket, log_scores[i, :keep])
+        state[K.S_LOGS] = 0
+
+    while True:
+        status = run_steps(
+            labels, first, second, margin_weight, C, joint_count, joint_gain, margin_count,
+            margin_gain, gains, steplog.table, selected, pool, state, uniforms, uniforms.size, cand,
+            scores, best, chosen, log_rows, log_scores, subset_size, batch, k, width, steplog.every,
+        )  # fmt: skip
+        if status == K.DONE:
+            break
+        if status == K.NEED_UNIFORMS:
+            # Keep the unread tail and append more of the same stream. PoolSampler takes it in blocks
+            # of `block`; consecutive random(a), random(b) calls give the same doubles as one
+            # random(a + b) (tested), so asking only for what the remaining steps can use (small
+            # partitions) reads the same sequence.
+            steps_left = -(-(subset_size - int(state[K.S_N])) // keep_max)
+            more = min(block, max(2 * width, width * (steps_left + 2)))
+            uniforms = np.concatenate([uniforms[state[K.S_UPOS] :], rng_draw.random(more)])
+            state[K.S_UPOS] = 0
+        elif status == K.NEED_FALLBACK:
+            b = int(state[K.S_NB])
+            pool_len = int(state[K.S_POOL_LEN])
+            cand[:b] = pool[:pool_len][rng_misc.choice(pool_len, b, replace=False)]
+        elif status == K.FLUSH_LOG:
+            flush()
+        else:  # pragma: no cover - a kernel bug
+            raise RuntimeError(f"selection kernel returned unknown status {status}")
+    flush()
+    index.fill_margins(counts)
+    return chosen, counts, steplog.records
 
 
 def _exact_greedy(

@@ -39,6 +39,20 @@ def gain_table(max_count: int) -> np.ndarray:
     return np.rint((f[1:] - f[:-1]) * GAIN_SCALE).astype(np.int64)
 
 
+def xlogx_fixed(max_count: int, npairs: int) -> tuple[np.ndarray, float]:
+    """``(table, scale)``: ``round(scale * x log x)`` for ``x = 0 .. max_count`` as int64.
+
+    Used for the step log's objective, summed exactly over many cells: ``scale`` is the largest power
+    of two <= 2**32 for which the joint and the margin sums of ``npairs`` pairs over a subset of up
+    to ``max_count`` clips (each at most ``2 * npairs * f(max_count)``) stay below 2**62.
+    """
+    table = xlogx(np.arange(max_count + 1, dtype=np.float64))
+    bound = 2.0 * max(npairs, 1) * (float(table[-1]) + 1.0)
+    shift = min(32, int(np.floor(np.log2(2.0**62 / bound))))
+    scale = float(2.0**shift)
+    return np.rint(table * scale).astype(np.int64), scale
+
+
 def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     """MI (nats) between two label arrays over the same items; equals sklearn's mutual_info_score."""
     a = np.asarray(a, dtype=np.int64)
@@ -73,7 +87,11 @@ def objective_from_counts(cnt: np.ndarray, n: int, npairs: int, ncells: int, nma
     if n <= 0 or npairs == 0:
         return 0.0
     joint = npairs * ncells
-    f = xlogx(cnt)
+    cnt = np.asarray(cnt)
+    top = int(cnt.max()) if cnt.size else 0
+    # Counts are at most n: a table of x log x up to the largest count is cheaper than one log per
+    # cell whenever there are fewer distinct values than cells (the same values either way).
+    f = xlogx(np.arange(top + 1))[cnt] if top < cnt.size else xlogx(cnt)
     bracket = f[:joint].sum() - f[joint:].sum()
     return float(np.log(n) + bracket / (npairs * n))
 
