@@ -13,13 +13,26 @@ from acav.demo.plan import DemoConfig
 log = get_logger(__name__)
 
 
-def _data_dir_option(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS: a --data-dir given before the subcommand (acav demo --data-dir D generate) is kept.
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    """The acav-wide options again, so they also work after the subcommand (acav demo generate -q).
+
+    SUPPRESS defaults keep a value given before the subcommand (acav demo --data-dir D generate).
+    """
     parser.add_argument(
         "--data-dir",
         type=Path,
         default=argparse.SUPPRESS,
         help="demo data directory (run.sh --demo uses data/demo)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="YAML file with one section per stage (this command reads section 'demo')",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="warnings and errors only"
     )
 
 
@@ -33,11 +46,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "stage-1 rule, one synthetic source video (H.264 + AAC, several shots) per passing row, with visual "
         "and audio classes that match in a known fraction of videos, and the ground truth.",
     )
-    _data_dir_option(gen)
+    _common_options(gen)
     gen.add_argument(
         "--force",
         action="store_true",
         help="regenerate even when the directory already holds this demo (removes stale outputs)",
+    )
+    gen.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="videos rendered and encoded at a time (default: CPU count, at most 4); "
+        "does not change the output",
     )
     add_config_arguments(gen, DemoConfig)
     rep = sub.add_parser(
@@ -45,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="precision of the selection (output.csv) in matching clips against the base rate",
         description="Compare the pipeline's selection with the demo ground truth; writes demo_report.json.",
     )
-    _data_dir_option(rep)
+    _common_options(rep)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             from acav.demo.generator import generate
 
             config = load_config(DemoConfig, "demo", args)
-            result = generate(args.data_dir, config, force=args.force)
+            result = generate(args.data_dir, config, force=args.force, workers=args.workers)
             print(result.summary())
             return 0
         from acav.demo.report import format_report, write_report

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,18 @@ def write_video(path: Path, plan: VideoPlan, config: DemoConfig) -> None:
     )
 
 
-def generate(data_dir: str | os.PathLike[str], config: DemoConfig, force: bool = False) -> GenerateResult:
-    """Generate (or resume, or skip) the demo in ``data_dir``; raises :class:`DemoError` on refusal."""
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def generate(
+    data_dir: str | os.PathLike[str], config: DemoConfig, force: bool = False, workers: int | None = None
+) -> GenerateResult:
+    """Generate (or resume, or skip) the demo in ``data_dir``; raises :class:`DemoError` on refusal.
+
+    ``workers`` videos are rendered and encoded at a time (default: CPU count, at most 4).
+    """
+    workers = default_workers() if workers is None else workers
     started = time.perf_counter()
     try:
         config.validate()
@@ -184,14 +195,29 @@ def generate(data_dir: str | os.PathLike[str], config: DemoConfig, force: bool =
     for name, content in expected.items():
         atomic_write_bytes(data_dir / name, content)
 
-    written = 0
-    files: dict[str, int] = {}
-    for plan in progress(plans, desc="demo videos", unit="video"):
-        path = source_video_path(data_dir, plan.youtube_id)
-        if force or not path.is_file() or path.stat().st_size == 0 or not same_params:
-            write_video(path, plan, config)
-            written += 1
-        files[f"{SOURCE_VIDEOS}/{path.name}"] = path.stat().st_size
+    pending = [
+        plan
+        for plan in plans
+        if force or not same_params or not source_video_path(data_dir, plan.youtube_id).is_file()
+    ]
+    # Threads suffice: each video's encoder is its own ffmpeg process and numpy releases the GIL
+    # while rendering. Every video's content depends on its plan alone, so order does not matter.
+    with (
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+        progress(total=len(pending), desc="demo videos", unit="video") as bar,
+    ):
+        futures = [
+            pool.submit(write_video, source_video_path(data_dir, plan.youtube_id), plan, config)
+            for plan in pending
+        ]
+        for future in as_completed(futures):
+            future.result()
+            bar.update(1)
+    written = len(pending)
+    files = {
+        f"{SOURCE_VIDEOS}/{p.youtube_id}.mp4": source_video_path(data_dir, p.youtube_id).stat().st_size
+        for p in plans
+    }
     seconds = time.perf_counter() - started
     atomic_write_json(
         data_dir / MANIFEST,

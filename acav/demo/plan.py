@@ -26,15 +26,15 @@ class DemoConfig:
     """Options of ``acav demo generate`` (YAML section ``demo``)."""
 
     num_videos: int = field(
-        default=32, metadata={"help": "number of source videos (metadata rows meant to pass stage 1)"}
+        default=36, metadata={"help": "number of source videos (metadata rows meant to pass stage 1)"}
     )
     seed: int = field(default=0, metadata={"help": "random seed; the same seed gives the same demo"})
     match_fraction: float = field(
         default=0.5, metadata={"help": "fraction of videos whose audio class equals their visual class"}
     )
-    num_classes: int = field(default=4, metadata={"help": "number of visual and of audio classes (2-6)"})
+    num_classes: int = field(default=6, metadata={"help": "number of visual and of audio classes (2-6)"})
     min_duration: int = field(default=32, metadata={"help": "shortest source video in seconds (>= 30)"})
-    max_duration: int = field(default=72, metadata={"help": "longest source video in seconds (<= 597)"})
+    max_duration: int = field(default=60, metadata={"help": "longest source video in seconds (<= 597)"})
     width: int = field(default=160, metadata={"help": "video width in pixels (even)"})
     height: int = field(default=120, metadata={"help": "video height in pixels (even)"})
     fps: int = field(default=15, metadata={"help": "video frame rate"})
