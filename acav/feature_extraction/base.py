@@ -95,6 +95,10 @@ class Extractor(ABC):
         return data
 
     # --- main process ------------------------------------------------------------------------
+    def check_ready(self) -> None:
+        """Fail early (before any worker or device process starts) if :meth:`load` cannot work."""
+        return None
+
     def load(self, device: Any) -> None:
         """Build the model on ``device`` (a ``torch.device``). Weight-free extractors only note it."""
         self.device = device
@@ -152,6 +156,27 @@ class WeightFreeExtractor(Extractor):
 
     def forward(self, prepared: list[list[np.ndarray]]) -> list[np.ndarray]:
         return [np.stack([clip[i] for clip in prepared]) for i in range(len(self.layer_widths))]
+
+
+def check_weights_present(key: str, weights_name: str, options: ExtractorOptions) -> None:
+    """Raise ``WeightsError`` with download instructions when the checkpoint file is missing.
+
+    Only presence is checked here (cheap); the checksum is verified when the model loads.
+    """
+    from acav.feature_extraction.models.weights import (
+        WeightsError,
+        get_spec,
+        how_to_get,
+        resolve_path,
+        weights_dir,
+    )
+
+    spec = get_spec(weights_name)
+    path = resolve_path(spec, None, options.weights_dir)
+    if not path.is_file() and not options.allow_random_weights:
+        raise WeightsError(
+            f"{key}: pretrained weights not found at {path}. {how_to_get(spec, weights_dir(options.weights_dir))}"
+        )
 
 
 # registry name -> (modality, module, class). Modules are imported only when chosen, so the

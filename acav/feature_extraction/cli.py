@@ -22,20 +22,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from acav.feature_extraction.runner import RUN_LOG_NAME, run_extraction
+    from acav.feature_extraction.runner import RUN_LOG_NAME, ExtractionError, run_extraction
 
     config = load_config(ExtractionConfig, CONFIG_SECTION, args)
     layout = DataLayout(args.data_dir)
     verbosity = -1 if getattr(args, "quiet", False) else int(getattr(args, "verbose", 0) or 0)
     try:
         summary = run_extraction(config, layout, verbosity=verbosity)
+    except ExtractionError as exc:
+        log.error("%s", exc)
+        return 1
     except Exception as exc:
-        # Weights errors and the like carry their own instructions; show them without a traceback.
-        from acav.core.config import ConfigError
-
-        if isinstance(exc, ConfigError):
-            raise
-        if type(exc).__name__ in ("WeightsError",):
+        # A weights error carries its own instructions: show it without a traceback.
+        if type(exc).__name__ == "WeightsError":
             log.error("%s", exc)
             return 2
         raise

@@ -37,6 +37,10 @@ log = get_logger(__name__)
 RUN_LOG_NAME = "extract.log.jsonl"
 
 
+class ExtractionError(RuntimeError):
+    """A device process failed; the message names the cause (details in the log above it)."""
+
+
 # --- which shards ------------------------------------------------------------------------------
 def resolve_shards(input_dir: Path, patterns: list[str] | None) -> list[ShardInput]:
     """All shards in ``input_dir``, or those named by ``patterns`` (names, files, indices, braces)."""
@@ -319,6 +323,15 @@ def _device_process(rank: int, groups: list[list[ShardInput]], devices: list[str
     DeviceRunner(config, device, output_dir, run_log, run_id, num_workers).run(groups[rank])
 
 
+def _check_extractors(config: ExtractionConfig) -> None:
+    """Create both extractors (no model) and let them refuse early, e.g. missing weights."""
+    options = ExtractorOptions(
+        weights_dir=config.weights_dir, allow_random_weights=config.allow_random_weights
+    )
+    create_extractor(config.visual_extractor, options, VISUAL).check_ready()
+    create_extractor(config.audio_extractor, options, AUDIO).check_ready()
+
+
 def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int = 0) -> RunSummary:
     """Run stage 4 over ``layout`` with ``config``; finished shards are skipped unless ``overwrite``."""
     from acav.core.device import visible_devices
@@ -349,6 +362,8 @@ def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int 
         log.warning("Their features are meaningless; use this only for tests and benchmarks.")
         log.warning("=" * 78)
 
+    if todo:
+        _check_extractors(config)
     run_id = f"{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     run_log = output_dir / RUN_LOG_NAME
     devices = visible_devices(config.device)
@@ -363,12 +378,19 @@ def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int 
         import torch.multiprocessing as mp
 
         log.info("extracting %d shard(s) on %d devices, one process each", len(todo), len(groups))
-        mp.spawn(
-            _device_process,
-            args=(groups, device_names, config, output_dir, run_log, run_id, num_workers, verbosity),
-            nprocs=len(groups),
-            join=True,
-        )
+        try:
+            mp.spawn(
+                _device_process,
+                args=(groups, device_names, config, output_dir, run_log, run_id, num_workers, verbosity),
+                nprocs=len(groups),
+                join=True,
+            )
+        except Exception as exc:  # ProcessRaisedException / ProcessExitedException carry the child's error
+            lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+            raise ExtractionError(
+                f"a device process failed: {lines[-1] if lines else type(exc).__name__}. Finished shards are "
+                f"kept; fix the cause and re-run to resume."
+            ) from exc
         records = [r for r in read_jsonl(run_log) if r.get("run_id") == run_id and r.get("event") == "shard"]
     elif groups:
         log.info(

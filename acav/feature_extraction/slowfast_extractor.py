@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from acav.feature_extraction.base import VISUAL, ClipError, Extractor, VisualInput
+from acav.feature_extraction.base import VISUAL, ClipError, Extractor, VisualInput, check_weights_present
 from acav.feature_extraction.models.slowfast import (
     SLOWFAST_CROP,
     SLOWFAST_LAYER_WIDTHS,
@@ -49,6 +49,9 @@ class SlowFastExtractor(Extractor):
             raise ClipError(f"frames of shape {tuple(data.shape)}, expected {expected}")
         # A tensor crosses from the worker process through shared memory instead of a pipe.
         return torch.from_numpy(np.ascontiguousarray(data))
+
+    def check_ready(self) -> None:
+        check_weights_present(self.key, "slowfast_r50", self.options)
 
     def load(self, device: Any) -> None:
         self.device = torch.device(device)

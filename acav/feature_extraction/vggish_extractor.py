@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from acav.feature_extraction.base import AUDIO, AudioInput, ClipError, Extractor
+from acav.feature_extraction.base import AUDIO, AudioInput, ClipError, Extractor, check_weights_present
 from acav.feature_extraction.models.vggish import VGGISH_LAYER_WIDTHS, build_vggish
 from acav.feature_extraction.models.vggish_input import MIN_SAMPLES, VGGISH_SAMPLE_RATE, waveform_to_examples
 
@@ -36,6 +36,9 @@ class VGGishExtractor(Extractor):
                 f"audio too short for one 0.96 s VGGish example ({data.shape[0] / VGGISH_SAMPLE_RATE:.3f} s)"
             )
         return examples
+
+    def check_ready(self) -> None:
+        check_weights_present(self.key, "vggish", self.options)
 
     def load(self, device: Any) -> None:
         self.device = torch.device(device)

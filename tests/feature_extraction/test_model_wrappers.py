@@ -95,3 +95,24 @@ def test_real_extractors_end_to_end_with_random_weights(tmp_path, clip_bytes):
     )
     assert [video["array"][f"layer_{i}"].shape[0] for i in range(5)] == [88, 352, 704, 1408, 2304]
     assert [audio["array"][f"layer_{i}"].shape[0] for i in range(5)] == [64, 128, 256, 512, 128]
+
+
+def test_missing_weights_stop_the_run_before_any_work(tmp_path, monkeypatch, capsys):
+    from fe_helpers import write_shard
+
+    from acav.cli import main
+
+    monkeypatch.delenv("ACAV_WEIGHTS_DIR", raising=False)
+    data = tmp_path / "data"
+    write_shard(data / "videos", 0, [("nothingness_0.mp4", b"not decoded")])
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    rc = main(["extract", "--data-dir", str(data), "--weights-dir", str(empty), "--num-workers", "0"])
+    assert rc == 2
+    assert not (data / "features" / "shard-000000.pkl").exists()
+    extractor = create_extractor("slowfast_r50", ExtractorOptions(weights_dir=empty), "visual")
+    with pytest.raises(Exception, match=r"SLOWFAST_8x8_R50.pyth.*acav models download"):
+        extractor.check_ready()
+    create_extractor(
+        "slowfast_r50", ExtractorOptions(weights_dir=empty, allow_random_weights=True)
+    ).check_ready()
