@@ -219,11 +219,23 @@ def run_steps(
 
 @_njit
 def joint_counts(labels, subset, pair_i, pair_j, ncentroids, counts):
-    """Add the clips ``subset`` to the ``P x C x C`` joint counts (flat ``counts``)."""
+    """Add the clips ``subset`` to the ``P x C x C`` joint counts (flat ``counts``).
+
+    Returns -1, or the position in ``subset`` of the first clip that is out of range or has a
+    label outside ``[0, ncentroids)`` (counts are then partial; the caller raises).
+    """
     C = ncentroids
     P = pair_i.shape[0]
+    D = labels.shape[1]
+    N = labels.shape[0]
     CC = C * C
     for t in range(subset.shape[0]):
         c = subset[t]
+        if c < 0 or c >= N:
+            return t
+        for d in range(D):
+            if labels[c, d] < 0 or labels[c, d] >= C:
+                return t
         for p in range(P):
             counts[p * CC + np.int64(labels[c, pair_i[p]]) * C + np.int64(labels[c, pair_j[p]])] += 1
+    return -1

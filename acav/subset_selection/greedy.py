@@ -39,6 +39,8 @@ ENGINES = ("auto", "numba", "numpy")
 # Uniform draws per batch: with at least half of the pool unselected (see PoolSampler) 2B + 8 draws
 # give B valid distinct clips except with negligible probability; a shortfall is handled exactly.
 DRAW_SLACK = 8
+# Step-log scores the compiled loop buffers before handing them to Python (bounded memory).
+LOG_BUFFER_CELLS = 1_000_000
 
 
 @dataclass
@@ -81,6 +83,7 @@ class SelectionResult:
     random_objective: float  # same, for a uniformly random subset of the same size (seeded)
     steps: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    order: np.ndarray | None = None  # the selected clips in the order they were added (CPU paths)
 
 
 class PairIndex:
@@ -132,7 +135,13 @@ class PairIndex:
         joint = counts[: P * C * C]
         if use_numba:
             first, second = self.pair_columns()
-            kernels.kernels()["joint_counts"](np.ascontiguousarray(labels), subset, first, second, C, joint)
+            bad = kernels.kernels()["joint_counts"](
+                np.ascontiguousarray(labels), subset, first, second, C, joint
+            )
+            if bad >= 0:
+                clip = int(subset[bad])
+                detail = labels[clip].tolist() if 0 <= clip < len(labels) else f"not in [0, {len(labels)})"
+                raise ValueError(f"clip {clip}: labels {detail} must lie in [0, {C})")
         else:
             first, second = self.pair_columns()
             offsets = np.arange(P, dtype=np.int64) * (C * C)
@@ -320,15 +329,16 @@ def select_partition(
     rng_draw, rng_misc = partition_rngs(params.seed, partition)
     index = PairIndex(pairs, ncentroids, labels.shape[1])
     if subset_size == 0:
-        return SelectionResult(np.empty(0, np.int64), 0.0, 0.0, [], time.perf_counter() - started)
+        none = np.empty(0, np.int64)
+        return SelectionResult(none, 0.0, 0.0, [], time.perf_counter() - started, none)
     if subset_size == n_total:
         everything = np.arange(n_total, dtype=np.int64)
         obj = objective_of_subset(labels, everything, pairs)
-        return SelectionResult(everything, obj, obj, [], time.perf_counter() - started)
+        return SelectionResult(everything, obj, obj, [], time.perf_counter() - started, everything)
 
     use_numba = params.use_numba()
     if use_numba:
-        check_labels(labels, index.ncentroids)  # the compiled loop does not bounds-check
+        labels = kernel_labels(labels, index.ncentroids)
     if params.algorithm == "greedy":
         selected, counts, steps = _exact_greedy(labels, index, subset_size, rng_misc, params)
     elif use_numba:
@@ -339,7 +349,7 @@ def select_partition(
     random_subset = rng_misc.choice(n_total, subset_size, replace=False)
     random_objective = index.subset_objective(labels, random_subset, use_numba)
     return SelectionResult(
-        np.sort(selected), objective, random_objective, steps, time.perf_counter() - started
+        np.sort(selected), objective, random_objective, steps, time.perf_counter() - started, selected
     )
 
 
@@ -397,16 +407,21 @@ def _batch_greedy(
     return chosen_all, counts, steplog.records
 
 
-def check_labels(labels: np.ndarray, ncentroids: int) -> None:
-    """Cluster ids must be integers in ``[0, ncentroids)``."""
+def kernel_labels(labels: np.ndarray, ncentroids: int) -> np.ndarray:
+    """Labels checked to lie in ``[0, ncentroids)``, as the smallest unsigned dtype that holds them.
+
+    The compiled loop does not bounds-check, and one dtype per cluster-count range keeps the number
+    of compiled variants small (uint8 for up to 256 clusters: no copy for the partitions we load).
+    """
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be a 2-d integer array, got {labels.dtype} of shape {labels.shape}")
-    if labels.size == 0:
-        return
-    high = int(labels.max())
-    low = 0 if np.issubdtype(labels.dtype, np.unsignedinteger) else int(labels.min())
-    if low < 0 or high >= ncentroids:
-        raise ValueError(f"cluster ids must lie in [0, {ncentroids}), found ids from {low} to {high}")
+    if labels.size:
+        high = int(labels.max())
+        low = 0 if np.issubdtype(labels.dtype, np.unsignedinteger) else int(labels.min())
+        if low < 0 or high >= ncentroids:
+            raise ValueError(f"cluster ids must lie in [0, {ncentroids}), found ids from {low} to {high}")
+    dtype = np.uint8 if ncentroids <= 2**8 else np.uint16 if ncentroids <= 2**16 else np.uint32
+    return np.ascontiguousarray(labels, dtype=dtype)
 
 
 def _batch_greedy_numba(
@@ -425,7 +440,6 @@ def _batch_greedy_numba(
     """
     K = kernels
     run_steps = K.kernels()["run_steps"]
-    labels = np.ascontiguousarray(labels)
     n_total, width_d = labels.shape
     C, P = index.ncentroids, index.npairs
     k, batch = params.topk, params.batch_size
@@ -459,7 +473,7 @@ def _batch_greedy_numba(
     scores = np.zeros_like(cand)
     best = np.zeros_like(cand)
     keep_max = min(k, batch)
-    capacity = max(1, min(params.log_points + 1, 1_000_000 // keep_max))
+    capacity = max(1, min(params.log_points + 1, LOG_BUFFER_CELLS // keep_max))
     log_rows = np.zeros((capacity, 4), dtype=np.int64)
     log_scores = np.zeros((capacity, keep_max), dtype=np.int64)
     uniforms = np.empty(0)
