@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from acav.core.decode import uniform_indices
+
 VISUAL = "visual"
 AUDIO = "audio"
 
@@ -41,12 +43,24 @@ class VisualInput:
     ``num_frames`` frames sampled uniformly over the clip, each resized so its short side is
     ``short_side`` and centre-cropped to ``crop`` x ``crop`` (when set), or resized to exactly
     ``size`` = (width, height) (aspect ratio not kept). Frames are uint8 RGB ``[T, H, W, 3]``.
+    With ``pair_offset`` = k > 0, each sampled frame is followed by the frame k later, so
+    ``T = 2 * num_frames`` (sampled, its successor, sampled, ...): short-term motion at a known
+    frame distance, which widely spaced samples cannot show.
     """
 
     num_frames: int
     short_side: int | None = None
     crop: int | None = None
     size: tuple[int, int] | None = None
+    pair_offset: int = 0
+
+    def frame_indices(self, available: int) -> np.ndarray:
+        """Which of ``available`` decoded frames fill the output, in output order."""
+        if self.pair_offset <= 0:
+            return uniform_indices(available, self.num_frames)
+        base = uniform_indices(max(1, available - self.pair_offset), self.num_frames)
+        following = np.minimum(base + self.pair_offset, available - 1)
+        return np.stack([base, following], axis=1).reshape(-1)
 
 
 @dataclass(frozen=True)

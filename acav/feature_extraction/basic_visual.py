@@ -1,7 +1,7 @@
 """``basic_visual``: a weight-free visual extractor for offline runs, the demo and quick baselines.
 
-No learned weights: five hand-made views of 32 frames sampled uniformly over the clip, each
-squashed to 64 x 64 RGB. Every layer is scaled so that Euclidean distances within it are
+No learned weights: five hand-made views of 16 frames sampled uniformly over the clip, each with
+the frame that follows it (32 frames), squashed to 64 x 64 RGB. Every layer is scaled so that Euclidean distances within it are
 meaningful (histograms are L1-normalised and square-rooted, i.e. Hellinger-style; positions are
 fractions of the frame; intensities are in [0, 1]):
 
@@ -11,9 +11,11 @@ fractions of the frame; intensities are in [0, 1]):
 * ``layer_2`` (64) edges: magnitude-weighted gradient-orientation histograms (12 bins, whole frame
   and 2 x 2 grid) plus edge density / strength statistics. Separates shapes (a square has only
   0/90 degree edges, a circle all orientations, a triangle three).
-* ``layer_3`` (48) motion: frame-difference energy on a 4 x 4 grid, its temporal spectrum, and the
-  trajectory of the moving foreground (against the clip's median frame): position, spread,
-  speed, drift, direction histogram and how often the direction reverses.
+* ``layer_3`` (48) motion. Short term, between each sampled frame and its successor: global
+  translation (Lucas-Kanade), its coherence, histograms of normal-flow direction and speed,
+  difference energy. Long term, across the sampled frames: where and how much the picture changes,
+  the temporal spectrum of that change, and the trajectory of the moving foreground (against the
+  clip's median frame): spread, speed, drift and how often the direction reverses.
 * ``layer_4`` (48) summary: colour moments (mean, std, skewness), 4 x 4 grey thumbnails of the mean
   frame and of the temporal standard deviation, hue/saturation/value statistics.
 
@@ -119,38 +121,70 @@ def edge_features(grey: np.ndarray) -> np.ndarray:
     return np.concatenate([whole, grid, stats])
 
 
-def motion_features(rgb: np.ndarray, grey: np.ndarray) -> np.ndarray:
-    t, h, w = grey.shape
-    diff = np.abs(np.diff(grey, axis=0))  # [T-1, H, W]
-    grid_energy = np.sqrt(_grid_mean(diff.mean(axis=0), 4).reshape(-1))  # 16
-    energy = diff.mean(axis=(1, 2))
-    energy_stats = np.sqrt(np.array([energy.mean(), energy.std()]))  # 2
-    spectrum = np.abs(np.fft.rfft(energy - energy.mean()))[1:]
-    bands = np.array([chunk.sum() for chunk in np.array_split(spectrum, 8)])
-    bands = bands / bands.sum() if bands.sum() > EPS else np.zeros(8)  # 8
+def _direction_histogram(vx: np.ndarray, vy: np.ndarray, weights: np.ndarray, bins: int = 8) -> np.ndarray:
+    index = np.minimum(((np.arctan2(vy, vx) + np.pi) / (2 * np.pi) * bins).astype(np.int64), bins - 1)
+    return _normalised_sqrt(np.bincount(index.ravel(), weights=weights.ravel(), minlength=bins))
 
+
+def short_term_motion(base: np.ndarray, following: np.ndarray) -> np.ndarray:
+    """Motion between each sampled frame and its successor (``[n, H, W]`` each): 24 values."""
+    it = following - base
+    avg = 0.5 * (base + following)
+    ix = np.zeros_like(avg)
+    iy = np.zeros_like(avg)
+    ix[:, :, 1:-1] = 0.5 * (avg[:, :, 2:] - avg[:, :, :-2])
+    iy[:, 1:-1, :] = 0.5 * (avg[:, 2:, :] - avg[:, :-2, :])
+    grad2 = ix * ix + iy * iy
+    # Global translation per pair (Lucas-Kanade over the whole frame), in pixels per frame.
+    a11, a12, a22 = (ix * ix).sum(axis=(1, 2)), (ix * iy).sum(axis=(1, 2)), (iy * iy).sum(axis=(1, 2))
+    b1, b2 = -(ix * it).sum(axis=(1, 2)), -(iy * it).sum(axis=(1, 2))
+    det = a11 * a22 - a12 * a12
+    ok = det > 1e-6
+    safe = np.where(ok, det, 1.0)
+    u = np.where(ok, (a22 * b1 - a12 * b2) / safe, 0.0)
+    v = np.where(ok, (a11 * b2 - a12 * b1) / safe, 0.0)
+    coherence = np.hypot(u.sum(), v.sum()) / max(np.hypot(u, v).sum(), EPS)
+    flow = np.tanh(
+        np.array([np.abs(u).mean(), np.abs(v).mean(), abs(u.mean()), abs(v.mean()), u.std(), v.std()]) / 2
+    )
+    # Per-pixel normal flow where there is texture: direction and speed histograms.
+    strong = grad2 > 1e-3
+    weight = np.abs(it) * strong
+    normal = -it / np.maximum(grad2, 1e-3)
+    directions = _direction_histogram(normal * ix, normal * iy, weight)  # 8
+    speed = np.abs(it) / np.sqrt(np.maximum(grad2, 1e-3))
+    speed_bins = np.digitize(speed, [0.25, 0.5, 1.0, 2.0, 4.0])
+    speeds = _normalised_sqrt(np.bincount(speed_bins.ravel(), weights=weight.ravel(), minlength=6))  # 6
+    energy = np.abs(it).mean(axis=(1, 2))
+    stats = np.sqrt(np.array([energy.mean(), energy.std(), (np.abs(it) > 0.05).mean()]))  # 3
+    return np.concatenate([flow, [coherence], directions, speeds, stats])
+
+
+def long_term_motion(frames: np.ndarray) -> np.ndarray:
+    """Change across the sampled frames ``[n, H, W]`` (seconds apart): 24 values."""
+    n, h, w = frames.shape
+    diff = np.abs(np.diff(frames, axis=0))
+    grid = np.sqrt(_grid_mean(diff.mean(axis=0), 2).reshape(-1))  # 4, where things change
+    energy = diff.mean(axis=(1, 2))
+    spectrum = np.abs(np.fft.rfft(energy - energy.mean()))[1:]
+    bands = np.array([chunk.sum() for chunk in np.array_split(spectrum, 4)])
+    bands = bands / bands.sum() if bands.sum() > EPS else np.zeros(4)  # 4
     # Moving foreground: pixels far from the clip's median frame (the static background).
-    background = np.median(grey, axis=0)
-    mask = np.abs(grey - background) > FOREGROUND_THRESHOLD
+    background = np.median(frames, axis=0)
+    mask = np.abs(frames - background) > FOREGROUND_THRESHOLD
     area = mask.mean(axis=(1, 2))
-    ys = (np.arange(h) + 0.5) / h
-    xs = (np.arange(w) + 0.5) / w
     present = area > 1e-3
     if present.sum() >= 2:
         counts = mask.sum(axis=(1, 2)).astype(np.float64)
+        xs = (np.arange(w) + 0.5) / w
+        ys = (np.arange(h) + 0.5) / h
         cx = (mask.sum(axis=1) * xs).sum(axis=1)[present] / counts[present]
         cy = (mask.sum(axis=2) * ys).sum(axis=1)[present] / counts[present]
         vx, vy = np.diff(cx), np.diff(cy)
         trajectory = np.array(
-            [
-                area.mean(), area.std(), cx.mean(), cy.mean(), cx.std(), cy.std(),
-                np.ptp(cx), np.ptp(cy), np.abs(vx).mean(), np.abs(vy).mean(), vx.mean(), vy.mean(),
-            ]
+            [area.mean(), area.std(), cx.std(), cy.std(), np.ptp(cx), np.ptp(cy),
+             np.abs(vx).mean(), np.abs(vy).mean(), abs(vx.mean()), abs(vy.mean())]
         )  # fmt: skip
-        speed = np.sqrt(vx * vx + vy * vy)
-        dbin = np.minimum(((np.arctan2(vy, vx) + np.pi) / (2 * np.pi) * 8).astype(np.int64), 7)
-        directions = np.bincount(dbin, weights=speed, minlength=8)
-        directions = directions / directions.sum() if directions.sum() > EPS else np.zeros(8)
         reversals = np.array(
             [
                 np.mean(np.diff(np.sign(vx)) != 0) if len(vx) > 1 else 0.0,
@@ -158,10 +192,16 @@ def motion_features(rgb: np.ndarray, grey: np.ndarray) -> np.ndarray:
             ]
         )
     else:  # nothing moves: a static clip
-        trajectory = np.concatenate([[area.mean(), area.std()], np.full(2, 0.5), np.zeros(8)])
-        directions = np.zeros(8)
+        trajectory = np.concatenate([[area.mean(), area.std()], np.zeros(8)])
         reversals = np.zeros(2)
-    return np.concatenate([grid_energy, energy_stats, bands, trajectory, directions, reversals])
+    changes = np.sqrt([energy.mean(), energy.std(), energy.max(), (diff > 0.1).mean()])  # 4
+    return np.concatenate([grid, changes, bands, trajectory, reversals])
+
+
+def motion_features(grey: np.ndarray) -> np.ndarray:
+    """``grey [2n, H, W]`` as (sampled frame, its successor) pairs: short- and long-term motion (48)."""
+    base, following = grey[0::2], grey[1::2]
+    return np.concatenate([short_term_motion(base, following), long_term_motion(base)])
 
 
 def summary_features(
@@ -182,11 +222,16 @@ def summary_features(
 
 
 def basic_visual_features(frames: np.ndarray) -> list[np.ndarray]:
-    """The five layers of uint8 frames ``[T, H, W, 3]`` (H and W divisible by 4, T >= 2)."""
+    """The five layers of uint8 frames ``[T, H, W, 3]``: T/2 (sampled frame, next frame) pairs.
+
+    H and W must be divisible by 4 and T even, at least 4.
+    """
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ClipError(f"expected frames [T, H, W, 3], got shape {frames.shape}")
-    if frames.shape[0] < 2:
-        raise ClipError(f"need at least 2 frames, got {frames.shape[0]}")
+    if frames.shape[0] < 4 or frames.shape[0] % 2:
+        raise ClipError(
+            f"need an even number (>= 4) of frames in (frame, next frame) pairs, got {frames.shape[0]}"
+        )
     rgb = frames.astype(np.float32) / 255.0
     grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     hue, sat, val = rgb_to_hsv(rgb)
@@ -194,7 +239,7 @@ def basic_visual_features(frames: np.ndarray) -> list[np.ndarray]:
         colour_histogram(hue, sat, val),
         spatial_layout(rgb, grey),
         edge_features(grey),
-        motion_features(rgb, grey),
+        motion_features(grey),
         summary_features(rgb, grey, hue, sat, val),
     ]
 
@@ -207,7 +252,7 @@ class BasicVisualExtractor(WeightFreeExtractor):
     layer_widths = (108, 64, 64, 48, 48)
 
     def input_spec(self) -> VisualInput:
-        return VisualInput(num_frames=NUM_FRAMES, size=(FRAME_SIZE, FRAME_SIZE))
+        return VisualInput(num_frames=NUM_FRAMES // 2, size=(FRAME_SIZE, FRAME_SIZE), pair_offset=1)
 
     def compute(self, data: np.ndarray) -> list[np.ndarray]:
         return basic_visual_features(data)

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset
 
-from acav.core.decode import output_size, read_audio, uniform_indices
+from acav.core.decode import output_size, read_audio
 from acav.core.logs import get_logger
 from acav.core.media import MediaError
 from acav.feature_extraction.base import AudioInput, ClipError, Extractor, VisualInput
@@ -82,7 +82,9 @@ def _named_bytes(data: bytes, name: str) -> io.BytesIO:
 
 
 def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.ndarray:
-    """``spec.num_frames`` frames spread uniformly over the clip, uint8 ``[T, H, W, 3]``.
+    """``spec.num_frames`` frames spread uniformly over the clip (plus successors, see ``pair_offset``).
+
+    Returns uint8 ``[T, H, W, 3]``.
 
     Every frame must be decoded (H.264 frames depend on each other), but only the sampled ones are
     converted (``frame.reformat``) straight to the target size: no full-size RGB copies.
@@ -104,11 +106,11 @@ def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.nd
 
             total = int(stream.frames or 0)
             if total > 0:
-                wanted = uniform_indices(total, spec.num_frames)
+                wanted = spec.frame_indices(total)
                 slots: dict[int, list[int]] = {}
                 for slot, index in enumerate(wanted.tolist()):
                     slots.setdefault(index, []).append(slot)
-                picked: list[np.ndarray | None] = [None] * spec.num_frames
+                picked: list[np.ndarray | None] = [None] * len(wanted)
                 last = None
                 for i, frame in enumerate(container.decode(stream)):
                     last = frame
@@ -116,7 +118,7 @@ def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.nd
                         image = convert(frame)
                         for slot in slots[i]:
                             picked[slot] = image
-                    if i >= wanted[-1]:
+                    if i >= wanted.max():
                         break
                 if last is None:
                     raise ClipError(f"{name}: no video frames decoded")
@@ -129,7 +131,7 @@ def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.nd
                 every = [convert(frame) for frame in container.decode(stream)]
                 if not every:
                     raise ClipError(f"{name}: no video frames decoded")
-                frames = np.stack([every[i] for i in uniform_indices(len(every), spec.num_frames)])
+                frames = np.stack([every[i] for i in spec.frame_indices(len(every))])
     except (ClipError, MediaError):
         raise
     except Exception as exc:  # PyAV/FFmpeg raise many error types on corrupt data

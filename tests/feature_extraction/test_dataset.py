@@ -43,6 +43,12 @@ def test_frames_are_sampled_uniformly_at_the_requested_size(counting_clip: bytes
     np.testing.assert_array_equal(frame_numbers(frames), np.arange(10) * 5 + 2)
 
 
+def test_frame_pairs_for_short_term_motion(counting_clip: bytes):
+    frames = sample_frames(counting_clip, VisualInput(num_frames=5, size=(16, 16), pair_offset=1))
+    # uniform over the 49 frames that have a successor: 4, 14, 24, 34, 44, each followed by the next frame
+    np.testing.assert_array_equal(frame_numbers(frames), [4, 5, 14, 15, 24, 25, 34, 35, 44, 45])
+
+
 def test_short_side_and_centre_crop(counting_clip: bytes):
     frames = sample_frames(counting_clip, VisualInput(num_frames=4, short_side=64, crop=64))
     assert frames.shape == (4, 64, 64, 3)
