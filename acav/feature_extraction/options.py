@@ -33,7 +33,7 @@ class ExtractionConfig:
     weights_dir: Path | None = field(
         default=None,
         metadata={
-            "help": "directory holding the pretrained weights (default: $ACAV_WEIGHTS_DIR, else ~/.cache/acav/weights)"
+            "help": "directory holding the pretrained weights; when unset: $ACAV_WEIGHTS_DIR, else ~/.cache/acav/weights"
         },
     )
     allow_random_weights: bool = field(
@@ -66,17 +66,19 @@ class ExtractionConfig:
     shards: list[str] = field(
         default_factory=list,
         metadata={
-            "help": "shards to process: names, file names or braceexpand patterns like 'shard-{000000..000009}' (default: all)"
+            "help": "shards to process: names, file names or braceexpand patterns like 'shard-{000000..000009}'; empty: all"
         },
     )
     input_dir: Path | None = field(
-        default=None, metadata={"help": "where the video shards are (default: DATA_DIR/videos)"}
+        default=None, metadata={"help": "where the video shards are; when unset: DATA_DIR/videos"}
     )
     output_dir: Path | None = field(
-        default=None, metadata={"help": "where the feature shards go (default: DATA_DIR/features)"}
+        default=None,
+        metadata={"help": "where the feature shards and the run log go; when unset: DATA_DIR/features"},
     )
     overwrite: bool = field(
-        default=False, metadata={"help": "recompute shards whose output already exists (default: skip them)"}
+        default=False,
+        metadata={"help": "recompute shards whose output already exists instead of skipping them"},
     )
 
     def __post_init__(self) -> None:
