@@ -77,7 +77,7 @@ def run_steps(
     margin_count,
     margin_gain,
     gains,
-    log_table,
+    log_step,
     selected,
     pool,
     state,
@@ -99,9 +99,10 @@ def run_steps(
 
     ``joint_count``/``joint_gain``: the ``P x C x C`` joint counts and their gains (flat);
     ``margin_count``/``margin_gain``: the ``D x C`` cluster sizes per clustering and their gains.
-    ``log_table[x]``: ``x log x`` in fixed point; ``state[S_BRACKET]`` keeps the bracket of the MI
-    formula (see :mod:`.mi`) in the same units, exactly, for the step log, whose rows
-    ``(step, size, bracket, keep)`` and scores of the clips added go to ``log_rows``/``log_scores``.
+    ``log_step[x]``: ``(x + 1) log (x + 1) - x log x`` as a difference of fixed-point values, so
+    ``state[S_BRACKET]`` keeps the fixed-point bracket of the MI formula (see :mod:`.mi`) exactly,
+    for the step log, whose rows ``(step, size, bracket, keep)`` and scores of the clips added go
+    to ``log_rows``/``log_scores``.
     """
     C = ncentroids
     P = pair_i.shape[0]
@@ -110,6 +111,8 @@ def run_steps(
     cap = log_rows.shape[0]
     taken = np.zeros(cand.shape[0], dtype=np.bool_)
     row = np.empty(D, dtype=np.int64)
+    rows = np.empty((cand.shape[0], D), dtype=np.int64)  # labels of the batch
+    pbase = np.arange(P) * CC  # first joint cell of each pair
     while True:
         if state[S_PHASE] == PHASE_DRAW:
             n = state[S_N]
@@ -151,17 +154,19 @@ def run_steps(
         # Score the candidates against the current subset.
         nb = state[S_NB]
         keep = state[S_KEEP]
+        # Gather the candidates' labels first: their cache misses overlap instead of queueing.
         for t in range(nb):
             c = cand[t]
             for d in range(D):
-                row[d] = labels[c, d]
+                rows[t, d] = labels[c, d]
+        for t in range(nb):
             s = np.int64(0)
             for p in range(P):
-                s += joint_gain[p * CC + row[pair_i[p]] * C + row[pair_j[p]]]
+                s += joint_gain[pbase[p] + rows[t, pair_i[p]] * C + rows[t, pair_j[p]]]
             for d in range(D):
                 w = margin_weight[d]
                 if w != 0:
-                    s -= w * margin_gain[d * C + row[d]]
+                    s -= w * margin_gain[d * C + rows[t, d]]
             scores[t] = s
         # Top `keep` by score, ties to the earlier candidate (a stable descending sort).
         if keep * nb <= SCAN_LIMIT:
@@ -197,7 +202,7 @@ def run_steps(
             for p in range(P):
                 cell = p * CC + row[pair_i[p]] * C + row[pair_j[p]]
                 x = joint_count[cell]
-                bracket += log_table[x + 1] - log_table[x]
+                bracket += log_step[x]
                 joint_count[cell] = x + 1
                 joint_gain[cell] = gains[x + 1]
             for d in range(D):
@@ -205,7 +210,7 @@ def run_steps(
                 if w != 0:
                     slot = d * C + row[d]
                     x = margin_count[slot]
-                    bracket -= w * (log_table[x + 1] - log_table[x])
+                    bracket -= w * log_step[x]
                     margin_count[slot] = x + 1
                     margin_gain[slot] = gains[x + 1]
             selected[c] = True
@@ -218,8 +223,9 @@ def run_steps(
 
 
 @_njit
-def joint_counts(labels, subset, pair_i, pair_j, ncentroids, counts):
-    """Add the clips ``subset`` to the ``P x C x C`` joint counts (flat ``counts``).
+def joint_counts(labels, subset, pair_i, pair_j, ncentroids, counts, margins):
+    """Add the clips ``subset`` to the ``P x C x C`` joint counts (flat ``counts``) and to the
+    ``D x C`` cluster sizes of every clustering (flat ``margins``).
 
     Returns -1, or the position in ``subset`` of the first clip that is out of range or has a
     label outside ``[0, ncentroids)`` (counts are then partial; the caller raises).
@@ -236,6 +242,8 @@ def joint_counts(labels, subset, pair_i, pair_j, ncentroids, counts):
         for d in range(D):
             if labels[c, d] < 0 or labels[c, d] >= C:
                 return t
+        for d in range(D):
+            margins[d * C + np.int64(labels[c, d])] += 1
         for p in range(P):
             counts[p * CC + np.int64(labels[c, pair_i[p]]) * C + np.int64(labels[c, pair_j[p]])] += 1
     return -1

@@ -135,13 +135,15 @@ class PairIndex:
         joint = counts[: P * C * C]
         if use_numba:
             first, second = self.pair_columns()
-            bad = kernels.kernels()["joint_counts"](
-                np.ascontiguousarray(labels), subset, first, second, C, joint
-            )
+            labels = np.ascontiguousarray(labels)
+            margins = np.zeros(labels.shape[1] * C, dtype=np.int64)
+            bad = kernels.kernels()["joint_counts"](labels, subset, first, second, C, joint, margins)
             if bad >= 0:
                 clip = int(subset[bad])
                 detail = labels[clip].tolist() if 0 <= clip < len(labels) else f"not in [0, {len(labels)})"
                 raise ValueError(f"clip {clip}: labels {detail} must lie in [0, {C})")
+            self.margins_from_clusterings(counts, margins)
+            return counts
         else:
             first, second = self.pair_columns()
             offsets = np.arange(P, dtype=np.int64) * (C * C)
@@ -152,6 +154,15 @@ class PairIndex:
                 joint += np.bincount(cells.ravel(), minlength=joint.size)
         self.fill_margins(counts)
         return counts
+
+    def margins_from_clusterings(self, counts: np.ndarray, margins: np.ndarray) -> None:
+        """Set the row and column sums of the flat ``counts`` from the cluster sizes ``margins``
+        (``D x C``, flat) of each clustering: pair ``(i, j)`` has the sizes of ``i`` as row sums."""
+        P, C = self.npairs, self.ncentroids
+        first, second = self.pair_columns()
+        sizes = margins.reshape(-1, C)
+        counts[P * C * C : P * C * C + P * C] = sizes[first].ravel()
+        counts[P * C * C + P * C :] = sizes[second].ravel()
 
     def fill_margins(self, counts: np.ndarray) -> None:
         """Set the row and column sums of the flat ``counts`` from its joint cells."""
@@ -452,11 +463,13 @@ def _batch_greedy_numba(
     steplog = StepLog(math.ceil((subset_size - 1) / min(k, batch)), params.log_points, index, subset_size)
 
     start = int(rng_misc.integers(n_total))
-    counts = index.subset_counts(labels, np.array([start]), use_numba=True)
+    row = labels[start].astype(np.int64)
+    counts = np.zeros(index.size, dtype=np.int64)
     joint_count = counts[: P * C * C]  # a view: the kernel updates the joint cells in place
+    joint_count[np.arange(P) * (C * C) + row[first] * C + row[second]] = 1
     joint_gain = gains[joint_count]
     margin_count = np.zeros(width_d * C, dtype=np.int64)
-    margin_count[np.arange(width_d) * C + labels[start].astype(np.int64)] = 1
+    margin_count[np.arange(width_d) * C + row] = 1
     margin_gain = gains[margin_count]
     selected = np.zeros(n_total, dtype=bool)
     selected[start] = True
@@ -468,7 +481,7 @@ def _batch_greedy_numba(
     state[K.S_N] = 1
     state[K.S_POOL_LEN] = n_total
     state[K.S_REMAINING] = n_total - 1
-    state[K.S_BRACKET] = steplog.bracket(counts)
+    state[K.S_BRACKET] = 0  # one clip: every count is 0 or 1, and 0 log 0 = 1 log 1 = 0
     cand = np.zeros(batch, dtype=np.int64)
     scores = np.zeros_like(cand)
     best = np.zeros_like(cand)
@@ -477,6 +490,7 @@ def _batch_greedy_numba(
     log_rows = np.zeros((capacity, 4), dtype=np.int64)
     log_scores = np.zeros((capacity, keep_max), dtype=np.int64)
     uniforms = np.empty(0)
+    log_step = np.diff(steplog.table)  # bracket change of one count x -> x + 1, exact in integers
 
     def flush() -> None:
         for i, (step, n, bracket, keep) in enumerate(log_rows[: state[K.S_LOGS]].tolist()):
@@ -486,7 +500,7 @@ def _batch_greedy_numba(
     while True:
         status = run_steps(
             labels, first, second, margin_weight, C, joint_count, joint_gain, margin_count,
-            margin_gain, gains, steplog.table, selected, pool, state, uniforms, uniforms.size, cand,
+            margin_gain, gains, log_step, selected, pool, state, uniforms, uniforms.size, cand,
             scores, best, chosen, log_rows, log_scores, subset_size, batch, k, width, steplog.every,
         )  # fmt: skip
         if status == K.DONE:
@@ -509,7 +523,7 @@ def _batch_greedy_numba(
         else:  # pragma: no cover - a kernel bug
             raise RuntimeError(f"selection kernel returned unknown status {status}")
     flush()
-    index.fill_margins(counts)
+    index.margins_from_clusterings(counts, margin_count)
     return chosen, counts, steplog.records
 
 

@@ -70,7 +70,16 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
         backend, device = "numpy", "cpu"
     params = SelectionParams(config.batch_size, config.topk, config.algorithm, config.seed, config.log_points)
     params.validate()
-    log.info("selecting from %d partition(s) with the %s backend (%s)", len(groups), backend, device)
+    # The numpy backend steps in compiled code when numba is installed (ACAV_NUMBA=0: numpy loop).
+    compiled = params.algorithm == "batch_greedy" and params.use_numba()
+    cpu_loop = ("numba" if compiled else "numpy") if backend == "numpy" else None
+    log.info(
+        "selecting from %d partition(s) with the %s backend (%s%s)",
+        len(groups),
+        backend,
+        device,
+        f", {cpu_loop} loop" if cpu_loop else "",
+    )
 
     chosen: list[tuple[str, int, int, str]] = []  # (shard, partition number, clip index, filename)
     entries: list[dict] = []
@@ -125,6 +134,7 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
         "seconds": round(time.time() - started, 3),
         "backend": backend,
         "device": device,
+        "cpu_loop": cpu_loop,
         "config": config_to_dict(config),
         "output": str(paths.output),
         "selected": len(chosen),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 import acav.subset_selection as package
+from acav.cli import main
+from acav.core.layout import DataLayout
 from acav.subset_selection import greedy, kernels
 from acav.subset_selection.greedy import (
     PairIndex,
@@ -19,7 +22,7 @@ from acav.subset_selection.greedy import (
 )
 from acav.subset_selection.mi import objective_of_subset, xlogx, xlogx_fixed
 from acav.subset_selection.pairings import make_pairs
-from acav.subset_selection.synthetic import make_assignments
+from acav.subset_selection.synthetic import make_assignments, write_cluster_shards
 
 needs_numba = pytest.mark.skipif(not kernels.available(), reason="numba not installed (or ACAV_NUMBA=0)")
 
@@ -202,3 +205,20 @@ def test_numpy_loop_when_numba_is_missing(monkeypatch, data):
 def test_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="engine"):
         SelectionParams(engine="fortran").validate()
+
+
+def test_cli_output_is_the_same_with_either_loop(monkeypatch, tmp_path):
+    layout = DataLayout(tmp_path / "data")
+    write_cluster_shards(layout, make_assignments(1000, ncentroids=12, seed=8), 250)
+    args = ["select", "--data-dir", str(layout.root), "--backend", "numpy", "-q"]
+    outputs, logs = [], []
+    compiled = kernels.available()
+    for switch in ("1", "0"):
+        monkeypatch.setenv("ACAV_NUMBA", switch)
+        assert main(args) == 0
+        outputs.append(layout.output_csv.read_bytes())
+        logs.append(json.loads(layout.selection_log.read_text()))
+    assert outputs[0] == outputs[1] and outputs[0].count(b"\n") == 200
+    assert logs[0]["partitions"][0]["steps"] == logs[1]["partitions"][0]["steps"]
+    assert logs[1]["cpu_loop"] == "numpy"
+    assert logs[0]["cpu_loop"] == ("numba" if compiled else "numpy")
