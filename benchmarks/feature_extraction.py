@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -223,10 +224,17 @@ def main() -> int:
               f"to {args.make_data}/videos in {time.perf_counter() - t0:.1f} s")  # fmt: skip
         return 0
 
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="acav-bench-fe-"))
+    try:
+        return run_all(args, data_dir, size)
+    finally:
+        if args.data_dir is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def run_all(args: argparse.Namespace, data_dir: Path, size: tuple[int, ...]) -> int:
     import torch
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="acav-bench-fe-"))
     t0 = time.perf_counter()
     paths = make_data(data_dir, args.shards, args.clips, args.seconds, size)  # type: ignore[arg-type]
     print(f"# {len(paths)} generated clips of {args.seconds:g} s at {args.size} in {time.perf_counter() - t0:.1f} s; "
