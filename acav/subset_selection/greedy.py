@@ -286,6 +286,11 @@ class StepLog:
     def record(self, step: int, n: int, bracket_fixed: int, scores) -> None:
         self._raw.append((int(step), int(n), int(bracket_fixed), np.asarray(scores).tolist()))
 
+    def record_rows(self, rows: np.ndarray, scores: np.ndarray) -> None:
+        """Rows ``(step, size, bracket, keep)`` with their scores (``keep`` first of each row)."""
+        for (step, n, bracket, keep), row_scores in zip(rows.tolist(), scores.tolist(), strict=True):
+            self._raw.append((step, n, bracket, row_scores[:keep]))
+
     @property
     def records(self) -> list[dict]:
         if len(self._records) < len(self._raw):
@@ -298,24 +303,30 @@ class StepLog:
         n = np.array([r[1] for r in raw], dtype=np.float64)
         bracket = np.array([r[2] for r in raw], dtype=np.int64).astype(np.float64) / self.scale
         keep = np.array([len(r[3]) for r in raw])
-        scores = np.zeros((len(raw), int(keep.max())))
-        for i, r in enumerate(raw):
-            scores[i, : keep[i]] = r[3]
+        if keep.min() == keep.max():
+            scores = np.array([r[3] for r in raw], dtype=np.float64)
+        else:  # the last steps may add fewer clips: pad (the padding is masked out below)
+            scores = np.zeros((len(raw), int(keep.max())))
+            for i, r in enumerate(raw):
+                scores[i, : keep[i]] = r[3]
         used = np.arange(scores.shape[1])[None, :] < keep[:, None]
         now = np.log(n) + bracket / (P * n)
         after = np.log(n + 1)[:, None] + (bracket[:, None] + scores / GAIN_SCALE) / (P * (n + 1))[:, None]
         gains = after - now[:, None]
         best = np.where(used, gains, -np.inf).max(1)
         mean = np.where(used, gains, 0.0).sum(1) / keep
+        # numpy's rounding (scale, round half to even, unscale): one vector op instead of a slow
+        # correctly-rounded round() per value; the log is informational.
+        values = zip(
+            raw,
+            np.round(now, 8).tolist(),
+            np.round(best, 10).tolist(),
+            np.round(mean, 10).tolist(),
+            strict=True,
+        )
         return [
-            {
-                "step": r[0],
-                "size": r[1],
-                "objective": round(o, 8),
-                "gain_best": round(g, 10),
-                "gain_mean": round(m, 10),
-            }
-            for r, o, g, m in zip(raw, now.tolist(), best.tolist(), mean.tolist(), strict=True)
+            {"step": r[0], "size": r[1], "objective": o, "gain_best": g, "gain_mean": m}
+            for r, o, g, m in values
         ]
 
 
@@ -489,18 +500,20 @@ def _batch_greedy_numba(
     capacity = max(1, min(params.log_points + 1, LOG_BUFFER_CELLS // keep_max))
     log_rows = np.zeros((capacity, 4), dtype=np.int64)
     log_scores = np.zeros((capacity, keep_max), dtype=np.int64)
-    uniforms = np.empty(0)
+    # One reused buffer (no allocation and page faults per refill): the unread tail (< 2 widths)
+    # moves to the front and fresh doubles are written after it; `filled` is the valid length.
+    uniforms = np.empty(block + 2 * width)
+    filled = 0
     log_step = np.diff(steplog.table)  # bracket change of one count x -> x + 1, exact in integers
 
     def flush() -> None:
-        for i, (step, n, bracket, keep) in enumerate(log_rows[: state[K.S_LOGS]].tolist()):
-            steplog.record(step, n, bracket, log_scores[i, :keep])
+        steplog.record_rows(log_rows[: state[K.S_LOGS]], log_scores[: state[K.S_LOGS]])
         state[K.S_LOGS] = 0
 
     while True:
         status = run_steps(
             labels, first, second, margin_weight, C, joint_count, joint_gain, margin_count,
-            margin_gain, gains, log_step, selected, pool, state, uniforms, uniforms.size, cand,
+            margin_gain, gains, log_step, selected, pool, state, uniforms, filled, cand,
             scores, best, chosen, log_rows, log_scores, subset_size, batch, k, width, steplog.every,
         )  # fmt: skip
         if status == K.DONE:
@@ -512,7 +525,10 @@ def _batch_greedy_numba(
             # partitions) reads the same sequence.
             steps_left = -(-(subset_size - int(state[K.S_N])) // keep_max)
             more = min(block, max(2 * width, width * (steps_left + 2)))
-            uniforms = np.concatenate([uniforms[state[K.S_UPOS] :], rng_draw.random(more)])
+            tail = filled - int(state[K.S_UPOS])
+            uniforms[:tail] = uniforms[state[K.S_UPOS] : filled]
+            rng_draw.random(out=uniforms[tail : tail + more])
+            filled = tail + more
             state[K.S_UPOS] = 0
         elif status == K.NEED_FALLBACK:
             b = int(state[K.S_NB])
