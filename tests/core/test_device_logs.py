@@ -12,21 +12,30 @@ def test_cpu_is_always_available() -> None:
     assert choose_device("cpu") == torch.device("cpu")
 
 
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
-def test_auto_and_cuda_fall_back_to_cpu_and_say_so_once(caplog) -> None:
+def test_auto_and_cuda_fall_back_to_cpu_and_say_so_once() -> None:
     device_mod._warn_cpu_fallback.cache_clear()
-    logger = logging.getLogger("acav")
-    logger.propagate = True  # let caplog see it
+    handler = _ListHandler()
+    logger = logging.getLogger("acav.core.device")
+    logger.addHandler(handler)
     try:
-        with caplog.at_level(logging.WARNING, logger="acav"):
-            assert choose_device("auto") == torch.device("cpu")
-            assert choose_device("auto") == torch.device("cpu")
-            assert visible_devices("cuda") == [torch.device("cpu")]
+        assert choose_device("auto") == torch.device("cpu")
+        assert choose_device("auto") == torch.device("cpu")
+        assert visible_devices("cuda") == [torch.device("cpu")]
     finally:
-        logger.propagate = False
-    messages = [r.getMessage() for r in caplog.records if "CPU" in r.getMessage()]
-    assert len(messages) == 2  # one per distinct reason, not one per call
-    assert "CUDA_VISIBLE_DEVICES" in messages[0]
+        logger.removeHandler(handler)
+    assert len(handler.messages) == 2  # one per distinct reason, not one per call
+    assert "CUDA_VISIBLE_DEVICES" in handler.messages[0]
+    assert "--device cuda" in handler.messages[1]
 
 
 def test_unknown_device_is_an_error() -> None:
