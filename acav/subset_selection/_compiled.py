@@ -8,25 +8,21 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from acav.subset_selection.kernels import (
-    DONE,
-    FLUSH_LOG,
-    NEED_FALLBACK,
-    NEED_UNIFORMS,
-    PHASE_DRAW,
-    PHASE_SCORE,
-    S_BRACKET,
-    S_KEEP,
-    S_LOGS,
-    S_N,
-    S_NB,
-    S_PHASE,
-    S_POOL_LEN,
-    S_REMAINING,
-    S_STEP,
-    S_UPOS,
-    SCAN_LIMIT,
-)
+from acav.subset_selection import kernels as _protocol
+
+# The protocol constants, spelled out here because numba's on-disk cache is keyed on this file only:
+# compiled code keeps the values it was compiled with. The check below makes a change in kernels.py
+# that is not repeated here (which would leave stale cached code) fail at import.
+DONE, NEED_UNIFORMS, NEED_FALLBACK, FLUSH_LOG = 0, 1, 2, 3
+PHASE_DRAW, PHASE_SCORE = 0, 1
+S_N, S_STEP, S_POOL_LEN, S_REMAINING, S_UPOS, S_PHASE, S_NB, S_KEEP, S_BRACKET, S_LOGS = range(10)
+SCAN_LIMIT = 256
+_here = {name: value for name, value in globals().items() if name.isupper() and not name.startswith("_")}
+_there = {name: getattr(_protocol, name, None) for name in _here}
+if _here != _there:
+    raise RuntimeError(
+        f"acav/subset_selection/_compiled.py and kernels.py disagree on the kernel protocol: {_here} vs {_there}"
+    )
 
 # cache=True: compiled once per label dtype, then loaded from numba's on-disk cache.
 _njit = numba.njit(cache=True, nogil=True, boundscheck=False)
