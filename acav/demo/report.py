@@ -19,6 +19,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from acav.core.atomic import atomic_write_json
 from acav.core.ids import YOUTUBE_ID_LENGTH
 from acav.core.layout import DataLayout, list_shards
@@ -148,6 +150,98 @@ def selection_report(layout: DataLayout, truth: dict[str, Any]) -> dict[str, Any
     }
 
 
+def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
+    """MI in nats between two label vectors (plug-in estimate from the contingency table)."""
+    if len(a) == 0:
+        return 0.0
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    joint = np.zeros((ia.max() + 1, ib.max() + 1))
+    np.add.at(joint, (ia, ib), 1.0)
+    joint /= len(a)
+    outer = joint.sum(1, keepdims=True) * joint.sum(0, keepdims=True)
+    nonzero = joint > 0
+    return float((joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])).sum())
+
+
+def _assignment_columns(items: list[dict[str, Any]], key: str) -> list[tuple[str, str]]:
+    first = items[0].get(key) or []
+    return [(entry["model_key"], layer) for entry in first for layer in sorted(entry["array"])]
+
+
+def _assignments(item: dict[str, Any], key: str, columns: list[tuple[str, str]]) -> list[int]:
+    by_model = {entry["model_key"]: entry["array"] for entry in item[key]}
+    return [int(by_model[model][layer]) for model, layer in columns]
+
+
+def objective_report(layout: DataLayout, truth: dict[str, Any], subsets: int = 20) -> dict[str, Any] | None:
+    """Mean audio-visual MI (every audio x visual clustering pair, nats) of the selection, of all
+    matching clips, and of random subsets of the selection's size (all clips; matching clips only).
+
+    It tells a weak optimiser (selection below same-size matching subsets) from features that do
+    not separate the classes (matching subsets no better than random ones). Clips of all cluster
+    shards are pooled (the demo has one partition). None when there are no cluster shards.
+    """
+    from acav.core.safe_pickle import safe_load
+
+    items: list[dict[str, Any]] = []
+    for path in list_shards(layout.clusters_dir, ".pkl"):
+        items.extend(safe_load(path))
+    if not items or not layout.output_csv.is_file():
+        return None
+    videos = truth["videos"]
+    try:
+        v_cols = _assignment_columns(items, "video_assignments")
+        a_cols = _assignment_columns(items, "audio_assignments")
+        visual = np.array([_assignments(it, "video_assignments", v_cols) for it in items])
+        audio = np.array([_assignments(it, "audio_assignments", a_cols) for it in items])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DemoError(
+            f"cluster shards in {layout.clusters_dir} do not have the expected structure ({exc})"
+        ) from exc
+    keys = [(it.get("shard_name", ""), it["filename"]) for it in items]
+    matching = np.array(
+        [bool(videos.get(_clip_id(None, name), {}).get("matching", False)) for _, name in keys]
+    )
+    position = {key: i for i, key in enumerate(keys)}
+    selected, _ = read_selection(layout.output_csv)
+    chosen = np.array(
+        sorted({position[(shard, name)] for shard, name, _ in selected if (shard, name) in position})
+    )
+
+    def objective(index: np.ndarray) -> float:
+        return float(
+            np.mean(
+                [
+                    mutual_information(visual[index, i], audio[index, j])
+                    for i in range(visual.shape[1])
+                    for j in range(audio.shape[1])
+                ]
+            )
+        )
+
+    rng = np.random.default_rng(0)
+    size = len(chosen)
+    matching_index = np.flatnonzero(matching)
+    out: dict[str, Any] = {
+        "pairs": visual.shape[1] * audio.shape[1],
+        "clips": len(items),
+        "selected": objective(chosen) if size else None,
+        "all_matching_clips": objective(matching_index) if len(matching_index) else None,
+        "random_subsets": float(
+            np.mean([objective(rng.choice(len(items), size, replace=False)) for _ in range(subsets)])
+        )
+        if size
+        else None,
+        "matching_subsets": None,
+    }
+    if size and len(matching_index) >= size:
+        out["matching_subsets"] = float(
+            np.mean([objective(rng.choice(matching_index, size, replace=False)) for _ in range(subsets)])
+        )
+    return out
+
+
 def _read_reject_lines(path: Path) -> dict[int, str]:
     """``{line_number: reason}`` from ``filtered.rejects.tsv`` (LINE_NUMBER<TAB>ID<TAB>REASON)."""
     rejects: dict[int, str] = {}
@@ -213,6 +307,7 @@ def build_report(data_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return {
         "data_dir": str(layout.root),
         "selection": selection,
+        "objective": objective_report(layout, truth),
         "stage1": stage1_report(layout, truth),
         "ground_truth": truth.get("summary", {}),
     }
@@ -238,6 +333,13 @@ def format_report(report: dict[str, Any]) -> str:
     }
     if problems:
         lines.append("  warnings:         " + ", ".join(f"{k}={v}" for k, v in problems.items()))
+    objective = report.get("objective")
+    if objective is not None:
+        lines.append(
+            f"  audio-visual MI:  selected {_fmt(objective['selected'])}, same-size subsets of matching clips "
+            f"{_fmt(objective['matching_subsets'])}, random same-size subsets {_fmt(objective['random_subsets'])} "
+            f"(nats, mean over {objective['pairs']} clustering pairs)"
+        )
     stage1 = report.get("stage1")
     if stage1 is None:
         lines.append("  stage 1:          no filtered.tsv / filtered.rejects.tsv to compare")

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from acav.cli import main
@@ -160,3 +161,63 @@ def test_hypergeometric_tail_against_direct_sums():
     for args in [(10, 6, 4, 3), (50, 25, 10, 8), (100, 50, 30, 15), (40, 10, 5, 0), (30, 20, 25, 20)]:
         assert hypergeometric_tail(*args) == pytest.approx(direct(*args), rel=1e-9)
     assert hypergeometric_tail(10, 3, 4, 4) == 0.0
+
+
+def _cluster_item(shard: str, filename: str, visual: list[int], audio: list[int]) -> dict:
+    return {
+        "filename": filename,
+        "shard_name": shard,
+        "shard_size": 10,
+        "video_assignments": [
+            {
+                "model_key": "v",
+                "extractor_name": "V",
+                "dataset": "none",
+                "array": {f"layer_{i}": c for i, c in enumerate(visual)},
+            }
+        ],
+        "audio_assignments": [
+            {
+                "model_key": "a",
+                "extractor_name": "A",
+                "dataset": "none",
+                "array": {f"layer_{i}": c for i, c in enumerate(audio)},
+            }
+        ],
+    }
+
+
+def test_objective_diagnostic_from_cluster_shards(tmp_path: Path):
+    import pickle
+
+    from acav.demo.report import mutual_information
+
+    _write_demo(tmp_path)
+    assert build_report(tmp_path)["objective"] is None  # no cluster shards yet
+    # Two visual and one audio clustering: matching clips agree (cluster = class), others do not.
+    items = []
+    for shard in ("shard-000000", "shard-000001"):
+        for clip in json.loads((tmp_path / "videos" / f"{shard}.json").read_text()):
+            v, a, _ = VIDEOS[clip["id"]]
+            items.append(_cluster_item(shard, clip["filename"], [v, v], [a]))
+    (tmp_path / "clusters").mkdir()
+    with open(tmp_path / "clusters" / "shard-000000.pkl", "wb") as handle:
+        pickle.dump(items, handle)
+    objective = build_report(tmp_path)["objective"]
+    assert objective["pairs"] == 2 and objective["clips"] == 10
+    # Selected: classes (v, a) = (0,0), (2,2), (1,1), (0,2): MI = H(V) + H(A) - H(V, A), all in nats.
+    expected = mutual_information(np.array([0, 2, 1, 0]), np.array([0, 2, 1, 2]))
+    assert expected == pytest.approx(1.5 * math.log(2) + (1.5 * math.log(2)) - 2 * math.log(2))
+    assert objective["selected"] == pytest.approx(expected)
+    # All 6 matching clips: visual = audio, classes 0, 0, 1, 1, 2, 2 -> MI = H = log 3.
+    assert objective["all_matching_clips"] == pytest.approx(math.log(3))
+    assert objective["matching_subsets"] > objective["random_subsets"]
+    assert "audio-visual MI" in format_report(build_report(tmp_path))
+
+
+def test_mutual_information_values():
+    from acav.demo.report import mutual_information
+
+    assert mutual_information(np.array([0, 0, 1, 1]), np.array([5, 5, 7, 7])) == pytest.approx(math.log(2))
+    assert mutual_information(np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1])) == pytest.approx(0.0)
+    assert mutual_information(np.array([], dtype=int), np.array([], dtype=int)) == 0.0
