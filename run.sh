@@ -33,12 +33,16 @@ fi
 mkdir -p "$DATA_DIR"
 export ACAV_SKIP_SETUP=1 ACAV_PYTHON  # set up once here, not again in every stage
 
-# Extra arguments per stage in demo mode: local source videos instead of YouTube, and the
-# weight-free extractors (the pretrained weights cannot be downloaded offline).
+# Extra arguments per stage in demo mode: local source videos instead of YouTube, small shards
+# (so the multi-shard paths run), the weight-free extractors (pretrained weights cannot be
+# downloaded offline), and 10 clusters instead of 32: the demo has ~200 clips in 6 classes, and
+# with 32 clusters nearly every clip gets its own cluster pair, which hides the correspondence.
 demo_args() {
   case "$1" in
     video_download) extra=(--source-dir "$DATA_DIR/source_videos") ;;
+    clip_segmentation) extra=(--clips-per-shard 64) ;;
     feature_extraction) extra=(--visual-extractor basic_visual --audio-extractor basic_audio) ;;
+    clustering) extra=(--ncentroids 10) ;;
   esac
 }
 

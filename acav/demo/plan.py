@@ -26,7 +26,7 @@ class DemoConfig:
     """Options of ``acav demo generate`` (YAML section ``demo``)."""
 
     num_videos: int = field(
-        default=36, metadata={"help": "number of source videos (metadata rows meant to pass stage 1)"}
+        default=96, metadata={"help": "number of source videos (metadata rows meant to pass stage 1)"}
     )
     seed: int = field(default=0, metadata={"help": "random seed; the same seed gives the same demo"})
     match_fraction: float = field(
