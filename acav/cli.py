@@ -20,13 +20,28 @@ from acav.core.logs import get_logger, setup_logging
 # command -> (module, one-line description). Order is pipeline order.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("acav.demo.cli", "generate the offline demo data set, or report the demo selection's precision"),
-    "filter": ("acav.metadata_filtering.cli", "stage 1: filter metadata.tsv by duration, language, category, keywords"),
-    "download": ("acav.video_download.cli", "stage 2: download the filtered videos with yt-dlp (or take local files)"),
-    "segment": ("acav.clip_segmentation.cli", "stage 3: detect shots, cut 10 s clips, write WebDataset shards"),
+    "filter": (
+        "acav.metadata_filtering.cli",
+        "stage 1: filter metadata.tsv by duration, language, category, keywords",
+    ),
+    "download": (
+        "acav.video_download.cli",
+        "stage 2: download the filtered videos with yt-dlp (or take local files)",
+    ),
+    "segment": (
+        "acav.clip_segmentation.cli",
+        "stage 3: detect shots, cut 10 s clips, write WebDataset shards",
+    ),
     "extract": ("acav.feature_extraction.cli", "stage 4: extract 5-layer visual and audio features per clip"),
-    "models": ("acav.feature_extraction.models_cli", "list or prefetch pretrained weights for the extractors"),
+    "models": (
+        "acav.feature_extraction.models_cli",
+        "list or prefetch pretrained weights for the extractors",
+    ),
     "cluster": ("acav.clustering.cli", "stage 5: k-means per (model, layer) over the feature shards"),
-    "select": ("acav.subset_selection.cli", "stage 6: choose the clips that maximise audio-visual mutual information"),
+    "select": (
+        "acav.subset_selection.cli",
+        "stage 6: choose the clips that maximise audio-visual mutual information",
+    ),
 }
 
 

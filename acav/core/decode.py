@@ -11,13 +11,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO
 
 import numpy as np
 
 from acav.core.media import MediaError
 
-Source = Union[str, os.PathLike, bytes, IO[bytes]]
+Source = str | os.PathLike | bytes | IO[bytes]
 
 
 def _open(source: Source):
@@ -36,8 +36,9 @@ def _name(source: Source) -> str:
     return getattr(source, "name", "<in-memory media>")
 
 
-def output_size(width: int, height: int, short_side: int | None = None,
-                size: tuple[int, int] | None = None) -> tuple[int, int]:
+def output_size(
+    width: int, height: int, short_side: int | None = None, size: tuple[int, int] | None = None
+) -> tuple[int, int]:
     """Target ``(width, height)``: an explicit size, or the source scaled so its short side is ``short_side``.
 
     Dimensions are rounded to even numbers (what most encoders and models expect).
@@ -83,7 +84,9 @@ def iter_video_frames(
                 raise MediaError(f"{_name(source)}: no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            width, height = output_size(stream.codec_context.width, stream.codec_context.height, short_side, size)
+            width, height = output_size(
+                stream.codec_context.width, stream.codec_context.height, short_side, size
+            )
             if start:
                 # Seek to the keyframe before start; frames before start are skipped below.
                 container.seek(int(start / stream.time_base), stream=stream, backward=True, any_frame=False)

@@ -18,9 +18,9 @@ log = get_logger(__name__)
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _warn_cpu_fallback(reason: str) -> None:
-    # lru_cache makes this say it once per process, however many times a stage asks.
+    # the cache makes this say it once per process, however many times a stage asks.
     log.warning("%s; running on the CPU (slower).", reason)
 
 

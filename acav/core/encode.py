@@ -52,8 +52,23 @@ def encode_mp4(
     """
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="acav-encode-") as tmp:
-        cmd = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "pipe:0"]
+        cmd = [
+            ffmpeg_binary(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            f"{fps}",
+            "-i",
+            "pipe:0",
+        ]
         if audio is not None:
             wav = Path(tmp) / "audio.wav"
             write_wav(wav, audio, sample_rate)

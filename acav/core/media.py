@@ -35,7 +35,7 @@ def run_ffmpeg(args: list[str], timeout: float | None = None) -> subprocess.Comp
     """Run ffmpeg with an argument list (never a shell string); raise :class:`MediaError` on failure."""
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", *[str(a) for a in args]]
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False)
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise MediaError(f"ffmpeg timed out after {timeout}s: {' '.join(cmd[3:])}") from exc
     if proc.returncode != 0:

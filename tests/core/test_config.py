@@ -32,12 +32,16 @@ def test_defaults_when_nothing_given(monkeypatch) -> None:
 def test_precedence_defaults_yaml_cli(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("ACAV_CONFIG", raising=False)
     yaml_file = tmp_path / "c.yaml"
-    yaml_file.write_text("demo:\n  min-duration: 10\n  languages: [fr]\n  use_language: false\nother:\n  x: 1\n")
+    yaml_file.write_text(
+        "demo:\n  min-duration: 10\n  languages: [fr]\n  use_language: false\nother:\n  x: 1\n"
+    )
     cfg = load_config(DemoConfig, "demo", _parse(["--config", str(yaml_file), "--min-duration", "5"]))
     assert cfg.min_duration == 5.0
     assert cfg.languages == ["fr"]
     assert cfg.use_language is False
-    cfg = load_config(DemoConfig, "demo", _parse(["--config", str(yaml_file), "--use-language", "--languages", "ko", "ja"]))
+    cfg = load_config(
+        DemoConfig, "demo", _parse(["--config", str(yaml_file), "--use-language", "--languages", "ko", "ja"])
+    )
     assert cfg.use_language is True and cfg.languages == ["ko", "ja"] and cfg.min_duration == 10.0
 
 

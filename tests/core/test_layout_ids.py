@@ -49,7 +49,13 @@ def test_inside_refuses_symlink_escape(tmp_path: Path) -> None:
 
 
 def test_list_shards_sorted_and_ignores_temps(tmp_path: Path) -> None:
-    for name in ["shard-000010.pkl", "shard-000002.pkl", "shard-000002.pkl.tmp-abc", "log_1.json", "shard-1.pkl"]:
+    for name in [
+        "shard-000010.pkl",
+        "shard-000002.pkl",
+        "shard-000002.pkl.tmp-abc",
+        "log_1.json",
+        "shard-1.pkl",
+    ]:
         (tmp_path / name).write_bytes(b"")
     assert [p.name for p in list_shards(tmp_path, ".pkl")] == ["shard-000002.pkl", "shard-000010.pkl"]
     assert list_shards(tmp_path / "missing", ".pkl") == []

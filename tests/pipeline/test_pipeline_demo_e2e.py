@@ -38,8 +38,14 @@ def test_run_sh_demo_runs_all_stages_and_reports(tmp_path: Path) -> None:
     )
     proc = _run_demo(data, config)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for stage in ("metadata_filtering", "video_download", "clip_segmentation", "feature_extraction",
-                  "clustering", "subset_selection"):
+    for stage in (
+        "metadata_filtering",
+        "video_download",
+        "clip_segmentation",
+        "feature_extraction",
+        "clustering",
+        "subset_selection",
+    ):
         assert f"==> {stage}" in proc.stderr
 
     truth = json.loads((data / "ground_truth.json").read_text())
