@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from acav.clip_segmentation.config import SECTION, SegmentConfig
 from acav.core.config import add_config_arguments, load_config
@@ -40,4 +41,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_summary(summary))
     print(f"  per-video records: {layout.segmentation_log}")
     print(f"  report: {layout.clips_dir / 'segmentation.report.json'}")
+    if summary["videos"] == 0:
+        # Nothing to segment is a broken pipeline, not a success: stop ./run.sh here.
+        print(f"error: no videos in {layout.raw_videos_dir}; run stage 2 (video_download) first", file=sys.stderr)
+        return 1
     return 0

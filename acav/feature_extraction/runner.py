@@ -344,6 +344,10 @@ def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int 
             f"input directory {input_dir} does not exist (run stage 3, clip_segmentation, first)"
         )
     shards = resolve_shards(input_dir, config.shards)
+    if not shards:
+        raise ExtractionError(
+            f"no video shards (shard-NNNNNN.tar) in {input_dir}: run stage 3 (clip_segmentation) first"
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
     removed = remove_stale_temps(output_dir)
     if removed:
