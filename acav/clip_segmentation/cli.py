@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  report: {layout.clips_dir / 'segmentation.report.json'}")
     if summary["videos"] == 0:
         # Nothing to segment is a broken pipeline, not a success: stop ./run.sh here.
-        print(f"error: no videos in {layout.raw_videos_dir}; run stage 2 (video_download) first", file=sys.stderr)
+        print(
+            f"error: no videos in {layout.raw_videos_dir}; run stage 2 (video_download) first",
+            file=sys.stderr,
+        )
         return 1
     return 0
