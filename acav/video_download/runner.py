@@ -91,7 +91,12 @@ def clean_work_dirs(directory: Path) -> int:
 
 
 def link_or_copy(src: Path, dst: Path) -> str:
-    """Hard-link ``src`` to ``dst`` (no bytes copied); copy when linking is impossible."""
+    """Hard-link ``src`` to ``dst`` (no bytes copied); copy when linking is impossible.
+
+    A symlinked ``src`` is resolved first: Linux ``link()`` links the symlink itself, which
+    would leave ``{id}.mp4`` a link into the source directory (dangling when relative).
+    """
+    src = src.resolve()
     try:
         os.link(src, dst)
         return "hard-linked"

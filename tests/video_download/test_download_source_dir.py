@@ -107,3 +107,20 @@ def test_cli_with_data_dir_config_file_and_json_summary(source_dir, tmp_path, ca
 
     assert main(["download", "--data-dir", str(tmp_path / "empty")]) == 2  # no filtered.tsv: clear error
     assert main(["download", "--data-dir", str(data), "--ytdlp-option", "outtmpl=x"]) == 2  # refused key
+
+
+def test_symlinked_source_files_are_stored_as_real_files(media, tmp_path, run_stage, out_dir) -> None:
+    # Source directories are often farms of symlinks; the stored video must be a real file,
+    # not a copy of the link (a relative one would dangle inside videos/raw).
+    src = tmp_path / "linked_sources"
+    (src / "real").mkdir(parents=True)
+    shutil.copyfile(media("ok"), src / "real" / "clip.mp4")
+    (src / "relativelnk.mp4").symlink_to("real/clip.mp4")
+    (src / "absolutelnk.mp4").symlink_to(src / "real" / "clip.mp4")
+    summary = run_stage(["relativelnk", "absolutelnk"], source_dir=src)
+    assert summary.status == {"ok": 2, "skipped": 0, "failed": 0}
+    for vid in ("relativelnk", "absolutelnk"):
+        stored = out_dir / f"{vid}.mp4"
+        assert not stored.is_symlink()
+        assert stored.stat().st_ino == (src / "real" / "clip.mp4").stat().st_ino
+        assert probe_media(stored).has_audio
