@@ -182,10 +182,12 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
         name = clip_filename(task.video_id, window.start)
         destination = DataLayout.inside(clips_dir, name)
         try:
+            # Window times are relative to the container start, and so is ffmpeg's input -ss
+            # (it adds the start time itself): pass them unchanged.
             cut_clip(
                 path,
                 destination,
-                window.start + analysis.start_time,
+                window.start,
                 cfg.clip_length,
                 with_audio=info.has_audio,
                 video_filter=video_filter,

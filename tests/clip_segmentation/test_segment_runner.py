@@ -195,3 +195,26 @@ def test_cli_prints_summary(make_video, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 videos" in out and "rejected:too_short=1" in out
     assert os.path.exists(DataLayout(data).segmentation_log)
+
+
+def test_clips_of_a_video_with_a_container_start_offset_stay_in_their_shots(make_video, tmp_path):
+    # Timestamps starting at ~5 s (e.g. a remuxed stream): ffmpeg's -ss is relative to the
+    # container start already, so the cut must not add the offset a second time.
+    from acav.clip_segmentation.runner import VideoTask, process_video
+    from acav.core.decode import read_video_frames
+    from acav.core.media import run_ffmpeg
+
+    source = make_video("plain.mp4", shots=[(12.0, RED), (14.0, BLUE), (11.0, GREEN)])
+    shifted = tmp_path / "shifted.mp4"
+    run_ffmpeg(["-loglevel", "error", "-y", "-i", str(source), "-c", "copy", "-output_ts_offset", "5",
+                str(shifted)])  # fmt: skip
+    clips_dir = tmp_path / "clips"
+    clips_dir.mkdir()
+    record = process_video(VideoTask("shifted", str(shifted), str(clips_dir), _cfg()))
+    assert record["status"] == "ok", record
+    assert len(record["clips"]) == 3
+    for clip, colour in zip(record["clips"], (RED, BLUE, GREEN), strict=True):
+        frames = read_video_frames(clips_dir / clip["filename"]).frames
+        assert len(frames) == 250
+        corners = frames[:, 2, 2, :].astype(int)  # the moving bar never reaches the corner
+        assert np.abs(corners - np.asarray(colour)).max() < 12, clip  # one shot, first to last frame
