@@ -33,11 +33,16 @@ def format_summary(summary: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from acav.clip_segmentation.runner import run_segmentation
+    from acav.clip_segmentation.shards import ShardIndexError
     from acav.core.layout import DataLayout
 
     cfg = load_config(SegmentConfig, SECTION, args)
     layout = DataLayout(args.data_dir)
-    summary = run_segmentation(layout, cfg)
+    try:
+        summary = run_segmentation(layout, cfg)
+    except ShardIndexError as exc:  # checked before any video is processed
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(format_summary(summary))
     print(f"  per-video records: {layout.segmentation_log}")
     print(f"  report: {layout.clips_dir / 'segmentation.report.json'}")

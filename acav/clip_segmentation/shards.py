@@ -38,6 +38,10 @@ class ClipEntry:
         return {"filename": self.filename, "id": self.video_id, "segment": [self.start, self.end]}
 
 
+class ShardIndexError(ValueError):
+    """A complete shard's json cannot be read: which clips are bundled is unknown, so nothing is bundled."""
+
+
 def complete_shards(layout: DataLayout) -> dict[int, list[str]]:
     """``{shard index: [clip file names]}`` of the complete shards (tar and json both present)."""
     found: dict[int, list[str]] = {}
@@ -50,7 +54,7 @@ def complete_shards(layout: DataLayout) -> dict[int, list[str]]:
             entries = json.loads(json_path.read_text(encoding="utf-8"))
             found[index] = [str(entry["filename"]) for entry in entries]
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            raise ValueError(
+            raise ShardIndexError(
                 f"{json_path}: unreadable shard index ({exc}); move the shard and its .tar away and re-run"
             ) from exc
     return found

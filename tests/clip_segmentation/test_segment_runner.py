@@ -218,3 +218,16 @@ def test_clips_of_a_video_with_a_container_start_offset_stay_in_their_shots(make
         assert len(frames) == 250
         corners = frames[:, 2, 2, :].astype(int)  # the moving bar never reaches the corner
         assert np.abs(corners - np.asarray(colour)).max() < 12, clip  # one shot, first to last frame
+
+
+def test_cli_refuses_an_unreadable_shard_json_without_a_traceback(make_video, tmp_path, capsys):
+    from acav.cli import main
+
+    layout = DataLayout(tmp_path / "d")
+    make_video("short_clip7.mp4", shots=[(7.0, RED)], directory=layout.raw_videos_dir)
+    layout.video_shard_tar(0).write_bytes(b"")
+    layout.video_shard_json(0).write_text("{not json")
+    assert main(["segment", "--data-dir", str(layout.root), "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "shard-000000.json: unreadable shard index" in err and "Traceback" not in err
+    assert not layout.segmentation_log.exists()  # refused before any video was processed
