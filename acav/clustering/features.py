@@ -221,7 +221,8 @@ def scan_shards(
     """First pass: find the clustering keys and their widths, and draw the initialisation sample.
 
     ``keys`` fixes the keys (assigning with existing centroids); otherwise they are every
-    ``(model_key, layer)`` seen. A key seen with two different widths is an error: it means shards
+    ``(model_key, layer)`` seen, except keys that fewer than half of the clips have while their
+    modality has other keys (ignored with a warning). A key seen with two different widths is an error: it means shards
     from different extractor versions were mixed, which no per-clip skip can repair.
     """
     from acav.core.logs import progress
@@ -278,7 +279,26 @@ def scan_shards(
             key_sets[present] += 1
             reservoir.offer((present, {k: clip.vectors[k] for k in present}))
     if keys is None:
-        all_keys = sorted(dims, key=lambda k: (SIDES.index(models[k[0]].side), k[0], _layer_order(k[1])))
+        # One odd clip with an extra model must not make every other clip "incomplete": a key that
+        # fewer than half of the clips have is ignored, unless that would drop a whole modality
+        # (then the clips lacking it are skipped as before, since audio-visual needs both).
+        parsed = sum(key_sets.values())
+        rare = {k for k in dims if 2 * counts[k] < parsed}
+        for side in SIDES:
+            if all(k in rare for k in dims if models[k[0]].side == side):
+                rare -= {k for k in dims if models[k[0]].side == side}
+        rare = sorted(rare)
+        for key in rare:
+            log.warning(
+                "ignoring %s: only %d of %d clips have it (first in %s); those clips are clustered "
+                "on the other keys",
+                key_name(key),
+                counts[key],
+                parsed,
+                first_seen[key],
+            )
+        common = [k for k in dims if k not in rare]
+        all_keys = sorted(common, key=lambda k: (SIDES.index(models[k[0]].side), k[0], _layer_order(k[1])))
     else:
         all_keys = list(keys)
     required = frozenset(all_keys)

@@ -109,6 +109,23 @@ def test_scan_finds_keys_dims_stats_and_sample(tmp_path):
         assert tuple(every[index[tuple(a)]]) == tuple(b)
 
 
+def test_scan_ignores_a_model_only_a_few_clips_have(tmp_path):
+    # One odd clip with an extra model must not make every other clip incomplete.
+    make_feature_shards(tmp_path, 2, 20)
+    path = tmp_path / "shard-000001.pkl"
+    rows = load_rows(path)
+    extra = {"model_key": "layer_odd", "array": {"layer_0": np.ones(3, np.float32)}}
+    rows[4]["video_features"].append(extra)
+    write_rows(path, rows)
+    paths = sorted(tmp_path.glob("*.pkl"))
+    catalog = scan_shards(paths, sample_size=30, seed=0, show_progress=False)
+    assert catalog.keys == KEYS
+    assert catalog.complete_clips == 40
+    assert catalog.sample[KEYS[0]].shape == (30, 12)
+    block = load_block(path, catalog.keys, catalog.dims)
+    assert len(block.kept) == 20 and not block.skipped
+
+
 def test_scan_reports_inconsistent_dims_clearly(tmp_path):
     make_feature_shards(tmp_path, 2, 5)
     path = tmp_path / "shard-000001.pkl"
