@@ -2,7 +2,8 @@
 
 Nothing here downloads implicitly: models load from a local file, and ``acav models download``
 (or :func:`download`) is the one explicit way to fetch a file. Lookup order for a model's file:
-an explicit ``--weights`` path, else ``<weights dir>/<filename>`` where the weights dir is
+an explicit path (the ``weights`` argument of the model builders; the CLI has no such flag), else
+``<weights dir>/<filename>`` where the weights dir is
 ``--weights-dir``, else ``$ACAV_WEIGHTS_DIR``, else ``~/.cache/acav/weights``.
 
 Checksums. A file is accepted only if its SHA-256 matches what we know:
@@ -100,7 +101,7 @@ def how_to_get(spec: WeightSpec, directory: Path) -> str:
     return (
         f"Get it with `acav models download {spec.name} --weights-dir {directory}` on a machine with "
         f"internet, or download {spec.url} yourself and put it at {directory / spec.filename} "
-        f"(or pass its path with --weights / the directory with --weights-dir, or set ${WEIGHTS_DIR_ENV}). "
+        f"(or pass the directory that holds it with --weights-dir, or set ${WEIGHTS_DIR_ENV}). "
         "To run without pretrained weights (features are then meaningless), pass --allow-random-weights."
     )
 
