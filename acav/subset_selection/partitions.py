@@ -2,8 +2,9 @@
 
 A ``log_*.json`` written by one clustering run lists the shards clustered together: they form one
 partition, because cluster ids are only comparable within one clustering run. Logs are applied in
-the order of their timestamp suffix (``log_<timestamp>.json``), so a shard listed by several logs
-belongs to the newest one (as in the original). Shards listed in no log together form one more
+the order of the numbers in their names (``log_<timestamp>_<pid>_<n>.json`` from stage 5, or the
+original's ``log_<timestamp>.json``), so a shard listed by several logs belongs to the newest one
+(as in the original). Shards listed in no log together form one more
 partition, ``unlisted`` (the original's partition ``-1``).
 
 Rows that cannot be used (missing fields, wrong types, negative ids, clusterings that differ from
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +58,11 @@ class LoadReport:
         self.problems.append({"where": where, "reason": reason})
 
 
-def _log_sort_key(path: Path) -> tuple[str, str]:
-    return (path.stem.split("_")[-1], path.name)
+def _log_sort_key(path: Path) -> tuple:
+    # Numbers in the name compare as numbers, left to right: stage 5 writes
+    # ``log_<timestamp>_<pid>_<n>`` (run start, then partition counter), the original ``log_<timestamp>``.
+    parts = re.split(r"(\d+)", path.stem)
+    return (tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p), path.name)
 
 
 def read_partition_map(clusters_dir: Path, report: LoadReport) -> tuple[dict[str, str], list[str]]:

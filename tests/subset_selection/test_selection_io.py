@@ -101,6 +101,21 @@ def test_partitions_from_logs_bad_rows_and_hostile_pickle(tmp_path: Path, monkey
     assert not (tmp_path / "pwned").exists()
 
 
+def test_newest_stage5_log_wins_across_runs(tmp_path: Path):
+    # Stage 5 names logs log_<run start>_<pid>_<partition counter>: a later run's first partition is
+    # newer than an earlier run's second one (the counter alone must not decide).
+    layout = DataLayout(tmp_path / "data")
+    write_cluster_shards(layout, make_assignments(30, ncentroids=4, seed=2), 10, log_name=None)
+    clusters = layout.clusters_dir
+    atomic_write_json(clusters / "log_1700000000_99_001.json", {"shards": ["shard-000000", "shard-000001"]})
+    atomic_write_json(clusters / "log_1700000500_7_000.json", {"shards": ["shard-000001", "shard-000002"]})
+    groups = group_shards(clusters, LoadReport())
+    assert [(name, [p.stem for p in paths]) for name, paths in groups] == [
+        ("log_1700000000_99_001", ["shard-000000"]),
+        ("log_1700000500_7_000", ["shard-000001", "shard-000002"]),
+    ]
+
+
 def _demo_data(root: Path) -> tuple[DataLayout, object]:
     layout = DataLayout(root)
     d = make_assignments(1200, ncentroids=12, seed=4)
