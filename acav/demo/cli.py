@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from acav.core.logs import get_logger
 from acav.demo.plan import DemoConfig
 
 log = get_logger(__name__)
+
+
+def default_demo_dir() -> Path:
+    """``$DATA_DIR`` when set, else ``data/demo``: the demo never lands in the real ``data/`` by default.
+
+    The same rule as ``run.sh --demo`` (which switches the default ``data/`` to ``data/demo``).
+    """
+    return Path(os.environ.get("DATA_DIR") or Path("data") / "demo")
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +31,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         "--data-dir",
         type=Path,
         default=argparse.SUPPRESS,
-        help="demo data directory (run.sh --demo uses data/demo)",
+        help="demo data directory (default: $DATA_DIR, else data/demo)",
     )
     parser.add_argument(
         "--config",
@@ -37,6 +46,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # Overrides acav's general default (./data) for this command only.
+    parser.set_defaults(data_dir=default_demo_dir())
     sub = parser.add_subparsers(dest="demo_command", metavar="{generate,report}")
     sub.required = True
     gen = sub.add_parser(

@@ -178,3 +178,17 @@ def test_cli_generate_and_invalid_option(tmp_path: Path, capsys):
     assert main(["demo", "generate", "--data-dir", str(tmp_path / "x"), "--num-classes", "9"]) == 1
     assert "--num-classes" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_demo_data_dir_defaults_to_data_demo_not_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The demo must not land in the real pipeline's data/ unless asked (issue: default data/demo/).
+    from acav.cli import build_parser
+
+    monkeypatch.delenv("DATA_DIR", raising=False)
+    assert build_parser("demo").parse_args(["demo", "generate"]).data_dir == Path("data/demo")
+    assert build_parser("demo").parse_args(["demo", "report"]).data_dir == Path("data/demo")
+    given = build_parser("demo").parse_args(["demo", "--data-dir", "x", "generate"])
+    assert given.data_dir == Path("x")
+    assert build_parser("filter").parse_args(["filter"]).data_dir is None  # other commands: unchanged
+    monkeypatch.setenv("DATA_DIR", "/some/where")
+    assert build_parser("demo").parse_args(["demo", "generate"]).data_dir == Path("/some/where")
