@@ -332,6 +332,24 @@ def _check_extractors(config: ExtractionConfig) -> None:
     create_extractor(config.audio_extractor, options, AUDIO).check_ready()
 
 
+def _refuse_other_extractors(done: list[ShardInput], config: ExtractionConfig, run_log: Path) -> None:
+    """Resume must not mix extractors: refuse when a shard about to be skipped was last written by
+    other extractors (per the run log), instead of leaving their features beside the new ones."""
+    latest: dict[str, tuple[Any, Any]] = {}
+    for record in read_jsonl(run_log):
+        if record.get("event") == "shard" and record.get("status") != "error":
+            latest[record.get("shard")] = (record.get("visual_extractor"), record.get("audio_extractor"))
+    wanted = (config.visual_extractor, config.audio_extractor)
+    other = [(s.name, latest[s.name]) for s in done if latest.get(s.name, wanted) != wanted]
+    if other:
+        name, (visual, audio) = other[0]
+        raise ConfigError(
+            f"{len(other)} finished shard(s) in {run_log.parent} were extracted with {visual} + {audio} "
+            f"(e.g. {name}), not {wanted[0]} + {wanted[1]}: pass --overwrite to recompute them, or "
+            "--output-dir for a separate feature set"
+        )
+
+
 def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int = 0) -> RunSummary:
     """Run stage 4 over ``layout`` with ``config``; finished shards are skipped unless ``overwrite``."""
     from acav.core.device import visible_devices
@@ -354,6 +372,8 @@ def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int 
         log.info("removed %d temporary file(s) left by an interrupted run in %s", removed, output_dir)
     todo = [s for s in shards if config.overwrite or not (output_dir / f"{s.name}.pkl").exists()]
     skipped = len(shards) - len(todo)
+    if skipped:
+        _refuse_other_extractors([s for s in shards if s not in todo], config, output_dir / RUN_LOG_NAME)
     if skipped:
         log.info(
             "%d of %d shard(s) already extracted; skipped (use --overwrite to redo)", skipped, len(shards)

@@ -205,3 +205,15 @@ def test_one_process_per_device_over_disjoint_shards(data_dir: Path, monkeypatch
     assert summary.clips_written == 5
     assert len(safe_load(data_dir / "features" / "shard-000001.pkl")) == 2
     assert runner_module.RUN_LOG_NAME == RUN_LOG_NAME
+
+
+def test_resume_refuses_shards_made_by_other_extractors(data_dir: Path):
+    layout = DataLayout(data_dir)
+    run_extraction(basic_config(shards=["1"]), layout)
+    done = data_dir / "features" / "shard-000001.pkl"
+    stamp = done.stat().st_mtime_ns
+    other = ExtractionConfig(num_workers=0, allow_random_weights=True, shards=["1"])  # slowfast_r50 + vggish
+    with pytest.raises(ConfigError, match=r"extracted with basic_visual \+ basic_audio .*--overwrite"):
+        run_extraction(other, layout)
+    assert done.stat().st_mtime_ns == stamp
+    assert run_extraction(basic_config(), layout).shards_skipped == 1  # same extractors: resumes
