@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,8 @@ class MetadataIndex:
             parsed = _parse_meta(row)
             if parsed is None:
                 self._problem(
-                    f"{path}:{i}", "malformed metadata entry (needs filename, id, segment [start, end])"
+                    f"{path}:{i}",
+                    "malformed metadata entry (needs filename, a printable id, segment [start, end] of finite numbers)",
                 )
                 continue
             out[Path(row["filename"]).stem] = parsed
@@ -81,9 +83,13 @@ def _parse_meta(row: object) -> tuple[str, list[float]] | None:
     video_id, segment = row.get("id"), row.get("segment")
     if not isinstance(video_id, str | int) or isinstance(video_id, bool):
         return None
+    if not str(video_id) or not str(video_id).isprintable():
+        return None  # a newline or other control character would break one-clip-per-line output
     if not isinstance(segment, list | tuple) or len(segment) != 2:
         return None
     if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in segment):
+        return None
+    if not all(math.isfinite(x) for x in segment):
         return None
     return str(video_id), [float(segment[0]), float(segment[1])]
 

@@ -104,7 +104,7 @@ def _row_labels(row: object, where: str) -> tuple[str, str | None, dict[Clusteri
     if not isinstance(row, dict):
         raise ValueError(f"row is a {type(row).__name__}, not a dict")
     filename = row.get("filename")
-    if not isinstance(filename, str) or not filename or "\n" in filename or "\r" in filename:
+    if not isinstance(filename, str) or not filename or not filename.isprintable():
         raise ValueError(f"bad or missing 'filename' ({filename!r})")
     shard = row.get("shard_name")
     shard = shard if isinstance(shard, str) and _is_shard_name(shard) else None

@@ -32,6 +32,8 @@ def test_output_format_byte_exact_with_missing_metadata(tmp_path: Path):
             },
             {"filename": "a,b_1.mp4", "id": "abcdefghijk", "segment": [1, 11]},
             {"filename": "bad_2.mp4", "id": "x", "segment": "oops"},
+            {"filename": "newline_4.mp4", "id": "ab\ncd", "segment": [1, 2]},
+            {"filename": "nan_5.mp4", "id": "abcdefghijk", "segment": [float("nan"), 2]},
         ],
     )
     clips = [
@@ -40,6 +42,8 @@ def test_output_format_byte_exact_with_missing_metadata(tmp_path: Path):
         ("shard-000009", "bad_2.mp4"),  # malformed entry -> missing
         ("shard-000009", "nothere_3.mp4"),  # not in the json
         ("shard-000004", "noshardjson_5.mp4"),  # no json file at all
+        ("shard-000009", "newline_4.mp4"),  # an id with a newline would split the line
+        ("shard-000009", "nan_5.mp4"),  # a non-finite segment
     ]
     metadata = MetadataIndex(layout.videos_dir)
     text, missing = format_rows(clips, metadata)
@@ -49,8 +53,10 @@ def test_output_format_byte_exact_with_missing_metadata(tmp_path: Path):
         'shard-000009,bad_2.mp4,-1,"[-1.0, -1.0]"\n'
         'shard-000009,nothere_3.mp4,-1,"[-1.0, -1.0]"\n'
         'shard-000004,noshardjson_5.mp4,-1,"[-1.0, -1.0]"\n'
+        'shard-000009,newline_4.mp4,-1,"[-1.0, -1.0]"\n'
+        'shard-000009,nan_5.mp4,-1,"[-1.0, -1.0]"\n'
     )
-    assert missing == 3
+    assert missing == 5
     assert {p["reason"].split(" ")[0] for p in metadata.problems} == {"malformed", "no"}
     rows = list(csv.reader(text.splitlines()))
     assert rows[0][3] == "[292.3329999997, 302.3329999997]" and rows[1][1] == "a,b_1.mp4"
