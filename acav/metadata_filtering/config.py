@@ -88,7 +88,7 @@ class FilterConfig:
     keywords_dir: Path | None = field(
         default=None,
         metadata={
-            "help": "directory of <name>.txt keyword lists (default: metadata_filtering/keywords in the repo)"
+            "help": "directory of <name>.txt keyword lists; when unset: metadata_filtering/keywords in the repo"
         },
     )
     # input robustness and execution

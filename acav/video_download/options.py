@@ -42,7 +42,9 @@ class DownloadConfig:
     )
     format: str | None = field(
         default=None,
-        metadata={"help": "yt-dlp format selector; overrides --max-height (unset: built from --max-height)"},
+        metadata={
+            "help": "yt-dlp format selector; overrides --max-height; when unset: built from --max-height"
+        },
     )
     rate_limit: str | None = field(
         default=None, metadata={"help": "per-download bandwidth limit in bytes/s, e.g. 500K or 2M"}
@@ -87,9 +89,11 @@ class DownloadConfig:
     retry_failed: bool = field(
         default=False, metadata={"help": "only rerun the ids whose last attempt in download.log.jsonl failed"}
     )
-    input: Path | None = field(default=None, metadata={"help": "input list (default: DATA_DIR/filtered.tsv)"})
+    input: Path | None = field(
+        default=None, metadata={"help": "input list; when unset: DATA_DIR/filtered.tsv"}
+    )
     output_dir: Path | None = field(
-        default=None, metadata={"help": "where {id}.mp4 and the log go (default: DATA_DIR/videos/raw)"}
+        default=None, metadata={"help": "where {id}.mp4 and the log go; when unset: DATA_DIR/videos/raw"}
     )
 
     def __post_init__(self) -> None:
