@@ -260,6 +260,11 @@ class MiniBatchKMeans:
         self.set_centers(torch.from_numpy(np.asarray(state["centers"], dtype=np.float32)))
         self.counts = torch.from_numpy(np.asarray(state["counts"], dtype=np.float64)).to(self.device)
         if "generator" in state:
-            self.generator.set_state(torch.from_numpy(np.asarray(state["generator"], dtype=np.uint8)))
+            try:
+                self.generator.set_state(torch.from_numpy(np.asarray(state["generator"], dtype=np.uint8)))
+            except RuntimeError:
+                # a checkpoint from another device type (CUDA and CPU generator states differ): the
+                # centres and counts still resume; only later re-seeding draws differ
+                pass
         self.stats.batches = int(state.get("batches", 0))
         self.stats.reseeded = int(state.get("reseeded", 0))

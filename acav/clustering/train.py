@@ -92,9 +92,16 @@ def _load_checkpoint(path: Path, fingerprint: str, models: list[MiniBatchKMeans]
         if meta.get("fingerprint") != fingerprint:
             log.warning("ignoring checkpoint %s: it was written with other options or shards", path.name)
             return 0
+        states = []
         for index, model in enumerate(models):
             suffix = f"_{index:03d}"
             state = {name[: -len(suffix)]: value for name, value in arrays.items() if name.endswith(suffix)}
+            if state["centers"].shape != (model.k, model.dims) or state["counts"].shape != (model.k,):
+                raise ValueError(f"clustering {index} has centres of shape {state['centers'].shape}")
+            states.append(state)
+        # Check everything before touching a model: a half-restored model (centres re-initialised but
+        # counts kept from the checkpoint) would train differently from both a fresh and a resumed run.
+        for model, state in zip(models, states, strict=True):
             model.load_state(state)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         log.warning("ignoring unreadable checkpoint %s (%s)", path, exc)

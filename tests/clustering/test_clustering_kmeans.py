@@ -176,6 +176,27 @@ def test_checkpoint_state_round_trip():
     )
 
 
+def test_checkpoint_from_another_device_type_still_restores_centres(tmp_path):
+    # A CUDA generator state (16 bytes) cannot seed a CPU generator: centres and counts still load,
+    # and the checkpoint is not half applied (counts kept while the centres are re-initialised).
+    from acav.clustering.train import _load_checkpoint, _save_checkpoint
+
+    x, _ = blobs(600, 4, 3, seed=9)
+    model = fit(x, 3, epochs=1)
+    state = model.state()
+    state["generator"] = np.arange(16, dtype=np.uint8)
+    clone = MiniBatchKMeans(3, 4)
+    clone.load_state(state)
+    np.testing.assert_array_equal(model_centers(clone), model_centers(model))
+    np.testing.assert_array_equal(clone.counts.numpy(), model.counts.numpy())
+
+    path = tmp_path / "ckpt.npz"
+    _save_checkpoint(path, "fp", 0, [model, fit(x, 3, epochs=1)])
+    wrong = [MiniBatchKMeans(3, 4), MiniBatchKMeans(3, 5)]  # the second does not match its state
+    assert _load_checkpoint(path, "fp", wrong) == 0
+    assert not wrong[0].counts.any()  # untouched
+
+
 def test_cpu_device_path(monkeypatch):
     assert choose_device("cpu").type == "cpu"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
