@@ -81,6 +81,13 @@ def _named_bytes(data: bytes, name: str) -> io.BytesIO:
     return buffer
 
 
+def _count_packets(container: Any, stream: Any) -> int:
+    """Video packets of ``stream`` (one per frame for the codecs in clips), then back to the start."""
+    count = sum(1 for packet in container.demux(stream) if packet.size)
+    container.seek(0)
+    return count
+
+
 def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.ndarray:
     """``spec.num_frames`` frames spread uniformly over the clip (plus successors, see ``pair_offset``).
 
@@ -104,34 +111,32 @@ def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.nd
             def convert(frame: Any) -> np.ndarray:
                 return frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
 
-            total = int(stream.frames or 0)
-            if total > 0:
-                wanted = spec.frame_indices(total)
-                slots: dict[int, list[int]] = {}
-                for slot, index in enumerate(wanted.tolist()):
-                    slots.setdefault(index, []).append(slot)
-                picked: list[np.ndarray | None] = [None] * len(wanted)
-                last = None
-                for i, frame in enumerate(container.decode(stream)):
-                    last = frame
-                    if i in slots:
-                        image = convert(frame)
-                        for slot in slots[i]:
-                            picked[slot] = image
-                    if i >= wanted.max():
-                        break
-                if last is None:
-                    raise ClipError(f"{name}: no video frames decoded")
-                if any(p is None for p in picked):
-                    # The header promised more frames than the stream holds: repeat the last one.
-                    filler = convert(last)
-                    picked = [filler if p is None else p for p in picked]
-                frames = np.stack(picked)  # type: ignore[arg-type]
-            else:  # frame count unknown: convert all, then sample
-                every = [convert(frame) for frame in container.decode(stream)]
-                if not every:
-                    raise ClipError(f"{name}: no video frames decoded")
-                frames = np.stack([every[i] for i in spec.frame_indices(len(every))])
+            # Containers without a frame count in the header (WebM, MKV): count the packets
+            # (demuxing only, no decoding), then rewind; conversion stays limited to sampled frames.
+            total = int(stream.frames or 0) or _count_packets(container, stream)
+            if total <= 0:
+                raise ClipError(f"{name}: no video frames decoded")
+            wanted = spec.frame_indices(total)
+            slots: dict[int, list[int]] = {}
+            for slot, index in enumerate(wanted.tolist()):
+                slots.setdefault(index, []).append(slot)
+            picked: list[np.ndarray | None] = [None] * len(wanted)
+            last = None
+            for i, frame in enumerate(container.decode(stream)):
+                last = frame
+                if i in slots:
+                    image = convert(frame)
+                    for slot in slots[i]:
+                        picked[slot] = image
+                if i >= wanted.max():
+                    break
+            if last is None:
+                raise ClipError(f"{name}: no video frames decoded")
+            if any(p is None for p in picked):
+                # The header (or packet count) promised more frames than decoded: repeat the last one.
+                filler = convert(last)
+                picked = [filler if p is None else p for p in picked]
+            frames = np.stack(picked)  # type: ignore[arg-type]
     except (ClipError, MediaError):
         raise
     except Exception as exc:  # PyAV/FFmpeg raise many error types on corrupt data

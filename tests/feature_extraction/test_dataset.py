@@ -126,3 +126,19 @@ def test_workers_split_each_shard_and_each_send_an_end(tmp_path: Path, counting_
         )
         assert all(it["type"] == "clip" for it in items[:end_pos] if it.get("worker", worker) == worker)
     assert all(it["error"] is None and len(it["visual"]) == 5 for it in items if it["type"] == "clip")
+
+
+def test_frames_sampled_the_same_when_the_container_has_no_frame_count(counting_clip: bytes, tmp_path: Path):
+    import av
+
+    from acav.core.media import run_ffmpeg
+
+    source, remuxed = tmp_path / "count.mp4", tmp_path / "count.mkv"
+    source.write_bytes(counting_clip)
+    run_ffmpeg(["-loglevel", "error", "-y", "-i", str(source), "-c", "copy", str(remuxed)])
+    with av.open(str(remuxed)) as container:
+        assert container.streams.video[0].frames == 0  # Matroska: no count in the header
+    spec = VisualInput(num_frames=10, size=(32, 32))
+    frames = sample_frames(remuxed.read_bytes(), spec, "count.mkv")
+    np.testing.assert_array_equal(frame_numbers(frames), np.arange(10) * 5 + 2)
+    np.testing.assert_array_equal(frames, sample_frames(counting_clip, spec))
