@@ -83,7 +83,10 @@ class ClusteringConfig:
     )
     faiss_iters: int = field(default=20, metadata={"help": "k-means iterations for --backend faiss"})
     faiss_threads: int = field(
-        default=1, metadata={"help": "OpenMP threads for faiss (1 is fastest on small shared machines)"}
+        default=1,
+        metadata={
+            "help": "OpenMP threads for faiss (1 is fastest on small shared machines; 0: OpenMP's default)"
+        },
     )
     cpu_threads: int = field(
         default=0,
@@ -107,6 +110,10 @@ class ClusteringConfig:
             (0.0 <= self.reseed_fraction < 1.0, "reseed_fraction must be in [0, 1)"),
             (self.sample_size >= 0, "sample_size must be >= 0"),
             (self.cpu_threads >= 0, "cpu_threads must be >= 0"),
+            (self.faiss_threads >= 0, "faiss_threads must be >= 0 (0: OpenMP's default)"),
+            (self.faiss_iters >= 1, "faiss_iters must be >= 1"),
+            (self.init_iters >= 0, "init_iters must be >= 0"),
+            (self.reseed_every >= 1, "reseed_every must be >= 1"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS}"),
             (self.normalize in ("none", "l2", "standardize"), "normalize must be none, l2 or standardize"),

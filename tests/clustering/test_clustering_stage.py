@@ -386,3 +386,13 @@ def test_cpu_threads_option(data, monkeypatch):
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
     assert cluster(root, "--cpu-threads", "1", "--device", "cpu") == 0
     assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "flags", [("--faiss-threads", "-1"), ("--faiss-iters", "0"), ("--reseed-every", "0")]
+)
+def test_invalid_thread_and_iteration_options_are_config_errors(tmp_path, flags, caplog):
+    make_feature_shards(tmp_path / "features", n_shards=1, clips_per_shard=10)
+    assert cluster(tmp_path, *flags) == 2
+    assert flags[0][2:].replace("-", "_") in caplog.text
+    assert not (tmp_path / "clusters").exists()
