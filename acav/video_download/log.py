@@ -10,6 +10,7 @@ import datetime as _dt
 import os
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,14 +157,26 @@ class Summary:
         return "\n".join(lines)
 
 
-def last_outcomes(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """id -> its last ``ok``/``failed`` record (``skipped`` records do not change an id's outcome).
-
-    ``--retry-failed`` picks the ids whose last outcome is ``failed``.
-    """
-    outcomes: dict[str, dict[str, Any]] = {}
+def _outcome_records(path: str | os.PathLike[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(id, record)`` for every ``ok``/``failed`` record, in log order."""
     for record in read_jsonl(path):
         video_id = record.get("id")
         if isinstance(video_id, str) and record.get("status") in (OK, FAILED):
-            outcomes[video_id] = record
-    return outcomes
+            yield video_id, record
+
+
+def last_outcomes(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """id -> its last ``ok``/``failed`` record (``skipped`` records do not change an id's outcome)."""
+    return dict(_outcome_records(path))
+
+
+def failed_ids(path: str | os.PathLike[str]) -> set[str]:
+    """The ids whose last outcome is ``failed`` (what ``--retry-failed`` reruns).
+
+    Keeps one status string per id, not whole records: the log of a run over millions of ids
+    must not need gigabytes to pick the few thousand failures.
+    """
+    last: dict[str, str] = {}
+    for video_id, record in _outcome_records(path):
+        last[video_id] = record["status"]
+    return {video_id for video_id, status in last.items() if status == FAILED}

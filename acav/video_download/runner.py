@@ -285,8 +285,7 @@ class DownloadRunner:
             logger.info("removed %d unfinished work file(s) left by an interrupted run", cleaned)
         selected: set[str] | None = None
         if self.config.retry_failed:
-            outcomes = dlog.last_outcomes(self.log_path)
-            selected = {vid for vid, rec in outcomes.items() if rec.get("status") == dlog.FAILED}
+            selected = dlog.failed_ids(self.log_path)
             logger.info("--retry-failed: %d id(s) whose last attempt failed", len(selected))
         fetcher = self._make_fetcher()
         summary = dlog.Summary(

@@ -15,7 +15,7 @@ from acav.core.config import ConfigError
 from acav.video_download import errors
 from acav.video_download.errors import Cancelled, DownloadFailure, classify, classify_message
 from acav.video_download.inputs import parse_field, read_items
-from acav.video_download.log import last_outcomes
+from acav.video_download.log import failed_ids, last_outcomes
 from acav.video_download.options import DownloadConfig, parse_size, parse_ytdlp_options
 from acav.video_download.retry import RetryPolicy, run_with_retries
 from acav.video_download.runner import AlreadyRunning, DownloadRunner, directory_lock
@@ -214,6 +214,8 @@ def test_last_outcomes_ignore_skipped_records(tmp_path: Path) -> None:
     log.write_text("\n".join(json.dumps(x) for x in lines) + '\n{"id": "c", "sta')  # torn last line
     outcomes = last_outcomes(log)
     assert {k: v["status"] for k, v in outcomes.items()} == {"a": "failed", "b": "ok"}
+    assert failed_ids(log) == {"a"}
+    assert failed_ids(tmp_path / "no_log_yet.jsonl") == set()
 
 
 def test_one_run_per_output_directory(tmp_path: Path) -> None:
