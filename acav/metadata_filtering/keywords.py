@@ -53,9 +53,14 @@ def keywords_dir(configured: str | os.PathLike[str] | None) -> Path:
     return directory
 
 
+def is_list_path(spec: str) -> bool:
+    """A list spec with a slash or a ``.txt`` suffix is a path; anything else is a name."""
+    return "/" in spec or os.sep in spec or spec.endswith(".txt")
+
+
 def resolve_list(spec: str, directory: Path | None) -> Path:
-    """``games`` -> ``<directory>/games.txt``; anything with a slash or a ``.txt`` suffix is a path."""
-    if "/" in spec or os.sep in spec or spec.endswith(".txt"):
+    """``games`` -> ``<directory>/games.txt``; see :func:`is_list_path` for paths."""
+    if is_list_path(spec):
         return Path(spec)
     if directory is None:
         raise KeywordListError(f"keyword list {spec!r} is a name but no keyword directory is set")
@@ -85,8 +90,7 @@ def read_phrase_file(path: Path) -> tuple[str, ...]:
 
 def load_lists(specs: Sequence[str], configured_dir: str | os.PathLike[str] | None) -> list[KeywordList]:
     directory: Path | None = None
-    needs_dir = any(not ("/" in s or os.sep in s or s.endswith(".txt")) for s in specs)
-    if needs_dir:
+    if not all(is_list_path(spec) for spec in specs):
         directory = keywords_dir(configured_dir)
     lists = []
     for spec in specs:
