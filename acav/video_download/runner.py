@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from acav.core.atomic import remove_stale_temps
-from acav.core.layout import DataLayout
+from acav.core.layout import DataLayout, UnsafePathError
 from acav.core.logs import get_logger, progress
 from acav.video_download import log as dlog
 from acav.video_download.errors import INVALID_ID, OTHER, Cancelled, DownloadFailure, SkipItem
@@ -170,11 +170,18 @@ class DownloadRunner:
         return YtdlpFetcher(self.config, self.output_dir / ".ytdlp-cache", self.stop, self._add_bytes)
 
     # -- one id ---------------------------------------------------------------------------------
+    def _paths(self, item: InputItem) -> tuple[Path, Path]:
+        """``{id}.mp4`` and the id's work directory; UnsafePathError when either leads outside
+        the output directory (a symlink someone left there)."""
+        return (
+            DataLayout.inside(self.output_dir, f"{item.id}.mp4"),
+            DataLayout.inside(self.output_dir, f".{item.id}{WORK_DIR_SUFFIX}"),
+        )
+
     def _process(self, item: InputItem, fetcher: Fetcher, log: dlog.DownloadLog) -> None:
         if self.stop.is_set():
             return  # queued before Ctrl-C, not started: no attempt, no record (the next run does it)
-        final = DataLayout.inside(self.output_dir, f"{item.id}.mp4")
-        work_dir = DataLayout.inside(self.output_dir, f".{item.id}{WORK_DIR_SUFFIX}")
+        final, work_dir = self._paths(item)  # checked by _log_without_download before submission
         started = [time.monotonic()]
         base = {"video_id": item.id, "url": item.url, "line": item.line, "source": fetcher.name}
 
@@ -422,7 +429,19 @@ class DownloadRunner:
             )
             return True
         seen[item.id] = item.line
-        final = DataLayout.inside(self.output_dir, f"{item.id}.mp4")
+        try:
+            final, _ = self._paths(item)
+        except UnsafePathError as exc:
+            log.attempt(
+                dlog.make_record(
+                    **base,
+                    status=dlog.FAILED,
+                    error_class=OTHER,
+                    message=f"{exc} (a symlink there?); remove it and re-run",
+                ),
+                final=True,
+            )
+            return True
         if final.is_file():
             log.attempt(
                 dlog.make_record(

@@ -124,3 +124,25 @@ def test_symlinked_source_files_are_stored_as_real_files(media, tmp_path, run_st
         assert not stored.is_symlink()
         assert stored.stat().st_ino == (src / "real" / "clip.mp4").stat().st_ino
         assert probe_media(stored).has_audio
+
+
+def test_symlinks_leading_out_of_the_output_dir_fail_one_id_not_the_run(
+    media, tmp_path, run_stage, out_dir
+) -> None:
+    src = tmp_path / "plain_sources"
+    src.mkdir()
+    for vid in ("outsidelnk1", "outsidelnk2", "normalvideo"):
+        shutil.copyfile(media("ok"), src / f"{vid}.mp4")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    out_dir.mkdir(parents=True)
+    (out_dir / "outsidelnk1.mp4").symlink_to(src / "outsidelnk1.mp4")  # as an old copy left it
+    (out_dir / ".outsidelnk2.part-dir").symlink_to(outside)  # a work directory leading out
+    summary = run_stage(["outsidelnk1", "outsidelnk2", "normalvideo"], source_dir=src)
+    logged = {vid: recs[-1] for vid, recs in by_id(out_dir).items()}
+    assert summary.status == {"ok": 1, "skipped": 0, "failed": 2}
+    for vid in ("outsidelnk1", "outsidelnk2"):
+        assert logged[vid]["status"] == "failed" and logged[vid]["error_class"] == "other"
+        assert "outside" in logged[vid]["message"]
+    assert logged["normalvideo"]["status"] == "ok"
+    assert list(outside.iterdir()) == []  # nothing written through the link
