@@ -51,3 +51,17 @@ def test_atomic_open_refuses_append(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         with atomic_open(tmp_path / "x", "a"):
             pass
+
+
+def test_written_files_get_umask_permissions_not_0600(tmp_path):
+    import os
+    import stat
+
+    from acav.core.atomic import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "out.csv", "x\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o644
