@@ -19,7 +19,13 @@ class JsonlWriter:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = _ends_without_newline(self.path)
         self._handle = open(self.path, "a", encoding="utf-8")
+        if torn:
+            # A writer killed mid-line left a partial record: end it, so our first record stays
+            # whole (readers skip the torn line; they never lose the next one).
+            self._handle.write("\n")
+            self._handle.flush()
         self._lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
@@ -37,6 +43,18 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _ends_without_newline(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                return False
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
 
 
 def read_jsonl(path: str | os.PathLike[str], skip_bad: bool = True) -> Iterator[dict[str, Any]]:

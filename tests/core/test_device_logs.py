@@ -53,3 +53,14 @@ def test_jsonl_records_survive_a_torn_line(tmp_path) -> None:
     assert [r["id"] for r in read_jsonl(path)] == ["a", "b"]
     with pytest.raises(ValueError, match="log.jsonl:3"):
         list(read_jsonl(path, skip_bad=False))
+
+
+def test_appending_after_a_torn_line_keeps_the_new_record(tmp_path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"id": "a"}\n{"id": "b", "sta')  # killed mid-write
+    with JsonlWriter(path) as log:
+        log.write({"id": "c"})
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "c"]
+    with JsonlWriter(path) as log:  # a clean file gets no blank line
+        log.write({"id": "d"})
+    assert path.read_text().endswith('{"id": "c"}\n{"id": "d"}\n')
