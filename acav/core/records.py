@@ -11,32 +11,42 @@ from typing import Any
 
 
 class JsonlWriter:
-    """Append-only JSONL log, one flushed line per record; safe to share between threads.
+    """Append-only JSONL log, one record per line; safe to share between threads and processes.
 
-    Appending (not rewriting) keeps the history of every attempt across resumed runs.
+    Appending (not rewriting) keeps the history of every attempt across resumed runs. Each record
+    goes out as one ``os.write`` on an ``O_APPEND`` descriptor, so records written by several
+    processes (e.g. one per GPU) land whole, never interleaved inside a line.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         torn = _ends_without_newline(self.path)
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        self._lock = threading.Lock()
         if torn:
             # A writer killed mid-line left a partial record: end it, so our first record stays
             # whole (readers skip the torn line; they never lose the next one).
-            self._handle.write("\n")
-            self._handle.flush()
-        self._lock = threading.Lock()
+            self._write_bytes(b"\n")
+
+    def _write_bytes(self, data: bytes) -> None:
+        if self._fd is None:
+            raise ValueError(f"{self.path}: log already closed")
+        view = memoryview(data)
+        while view:  # os.write may write less than asked (rare on regular files)
+            written = os.write(self._fd, view)
+            view = view[written:]
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, default=str)
+        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
         with self._lock:
-            self._handle.write(line + "\n")
-            self._handle.flush()
+            self._write_bytes(line.encode("utf-8"))
 
     def close(self) -> None:
         with self._lock:
-            self._handle.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> JsonlWriter:
         return self
