@@ -211,6 +211,40 @@ class _Reservoir:
             self.items[slot] = item
 
 
+# Clips with a width other than their key's majority width that are tolerated as corrupt items.
+MAX_ODD_WIDTH_FRACTION = 0.01
+
+
+def _majority_widths(
+    widths: dict[ClusterKey, Counter[int]], first_seen: dict[tuple[ClusterKey, int], str]
+) -> dict[ClusterKey, int]:
+    """Each key's most common width; raise when too many clips disagree (mixed extractors)."""
+    dims: dict[ClusterKey, int] = {}
+    for key, counter in widths.items():
+        (width, count), *others = counter.most_common()
+        odd = sum(n for _, n in others)
+        total = count + odd
+        if odd > max(1, MAX_ODD_WIDTH_FRACTION * total):
+            other = others[0][0]
+            raise ClusteringInputError(
+                f"inconsistent feature sizes for {key_name(key)}: {count} clips have {width} dims "
+                f"(first in {first_seen[(key, width)]}) but {odd} have another width, e.g. {other} in "
+                f"{first_seen[(key, other)]}. Were shards from different extractors or versions mixed? "
+                "Re-extract them or cluster them in separate data directories."
+            )
+        if odd:
+            log.warning(
+                "%s: %d of %d clips have a width other than %d (e.g. %s); they are skipped as corrupt",
+                key_name(key),
+                odd,
+                total,
+                width,
+                first_seen[(key, others[0][0])],
+            )
+        dims[key] = width
+    return dims
+
+
 def scan_shards(
     paths: Iterable[Path],
     sample_size: int,
@@ -222,23 +256,28 @@ def scan_shards(
 
     ``keys`` fixes the keys (assigning with existing centroids); otherwise they are every
     ``(model_key, layer)`` seen, except keys that fewer than half of the clips have while their
-    modality has other keys (ignored with a warning). A key seen with two different widths is an error: it means shards
-    from different extractor versions were mixed, which no per-clip skip can repair.
+    modality has other keys (ignored with a warning).
+
+    Each key's width is the one most clips have. A few clips with another width (at most
+    ``MAX_ODD_WIDTH_FRACTION`` of them, and at least one clip is always tolerated) are corrupt
+    items: they are left out of the sample and skipped with a reason at assignment. More than that
+    is an error: shards from different extractors or versions were mixed, which no per-clip skip
+    can repair.
     """
     from acav.core.logs import progress
 
     paths = list(paths)
     rng = np.random.default_rng(seed)
     reservoir = _Reservoir(max(sample_size, 1), rng)
-    dims: dict[ClusterKey, int] = {}
-    first_seen: dict[ClusterKey, str] = {}
+    # Statistics per (key, width) until the majority width of each key is known at the end.
+    widths: dict[ClusterKey, Counter[int]] = {}
+    first_seen: dict[tuple[ClusterKey, int], str] = {}
     models: dict[str, ModelInfo] = {}
-    sums: dict[ClusterKey, np.ndarray] = {}
-    sq_sums: dict[ClusterKey, np.ndarray] = {}
-    counts: Counter[ClusterKey] = Counter()
+    sums: dict[tuple[ClusterKey, int], np.ndarray] = {}
+    sq_sums: dict[tuple[ClusterKey, int], np.ndarray] = {}
     good_paths: list[Path] = []
     failed: list[tuple[Path, str]] = []
-    key_sets: Counter[frozenset[ClusterKey]] = Counter()
+    signatures: Counter[frozenset[tuple[ClusterKey, int]]] = Counter()  # which (key, width)s clips have
     quiet = {} if show_progress else {"disable": True}
     for path in progress(paths, desc="scan features", unit="shard", **quiet):
         try:
@@ -253,31 +292,29 @@ def scan_shards(
                 clip = parse_clip(row)
             except ValueError:
                 continue  # recorded with its reason when the shard is assigned
+            signature = []
             for key, vector in clip.vectors.items():
                 if keys is not None and key not in keys:
                     continue
-                if key not in dims:
-                    dims[key] = vector.size
-                    first_seen[key] = f"{path.name}:{clip.filename}"
-                    sums[key] = np.zeros(vector.size, dtype=np.float64)
-                    sq_sums[key] = np.zeros(vector.size, dtype=np.float64)
-                elif dims[key] != vector.size:
-                    raise ClusteringInputError(
-                        f"inconsistent feature sizes for {key_name(key)}: {dims[key]} dims in "
-                        f"{first_seen[key]} but {vector.size} in {path.name}:{clip.filename} (clip #{index}). "
-                        "Were shards from different extractors or versions mixed? Re-extract them or "
-                        "cluster them in separate data directories."
-                    )
-                sums[key] += vector
-                sq_sums[key] += np.square(vector, dtype=np.float64)
-                counts[key] += 1
+                slot = (key, vector.size)
+                if slot not in sums:
+                    first_seen[slot] = f"{path.name}:{clip.filename} (clip #{index})"
+                    sums[slot] = np.zeros(vector.size, dtype=np.float64)
+                    sq_sums[slot] = np.zeros(vector.size, dtype=np.float64)
+                sums[slot] += vector
+                sq_sums[slot] += np.square(vector, dtype=np.float64)
+                widths.setdefault(key, Counter())[vector.size] += 1
+                signature.append(slot)
             for model_key, info in clip.models.items():
                 models.setdefault(model_key, info)
-            present = (
-                frozenset(clip.vectors) if keys is None else frozenset(k for k in clip.vectors if k in keys)
-            )
-            key_sets[present] += 1
-            reservoir.offer((present, {k: clip.vectors[k] for k in present}))
+            present = frozenset(signature)
+            signatures[present] += 1
+            reservoir.offer((present, {k: clip.vectors[k] for k, _ in present}))
+    dims = _majority_widths(widths, first_seen)
+    counts = Counter({key: widths[key][dims[key]] for key in dims})
+    key_sets: Counter[frozenset[ClusterKey]] = Counter()
+    for present, n in signatures.items():  # a key with an odd width counts as missing for that clip
+        key_sets[frozenset(k for k, width in present if dims[k] == width)] += n
     if keys is None:
         # One odd clip with an extra model must not make every other clip "incomplete": a key that
         # fewer than half of the clips have is ignored, unless that would drop a whole modality
@@ -295,14 +332,14 @@ def scan_shards(
                 key_name(key),
                 counts[key],
                 parsed,
-                first_seen[key],
+                first_seen[(key, dims[key])],
             )
         common = [k for k in dims if k not in rare]
         all_keys = sorted(common, key=lambda k: (SIDES.index(models[k[0]].side), k[0], _layer_order(k[1])))
     else:
         all_keys = list(keys)
-    required = frozenset(all_keys)
-    complete = sum(n for present, n in key_sets.items() if required <= present)
+    required = frozenset((k, dims[k]) for k in all_keys if k in dims)
+    complete = sum(n for present, n in key_sets.items() if frozenset(all_keys) <= present)
     sample_rows = [vectors for present, vectors in reservoir.items if required <= present]
     sample = {
         key: (
@@ -316,8 +353,8 @@ def scan_shards(
     std: dict[ClusterKey, np.ndarray] = {}
     for key in all_keys:
         if counts[key]:
-            mu = sums[key] / counts[key]
-            var = np.maximum(sq_sums[key] / counts[key] - mu * mu, 0.0)
+            mu = sums[(key, dims[key])] / counts[key]
+            var = np.maximum(sq_sums[(key, dims[key])] / counts[key] - mu * mu, 0.0)
             mean[key] = mu.astype(np.float32)
             std[key] = np.sqrt(var).astype(np.float32)
     return Catalog(

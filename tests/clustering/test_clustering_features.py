@@ -127,15 +127,36 @@ def test_scan_ignores_a_model_only_a_few_clips_have(tmp_path):
 
 
 def test_scan_reports_inconsistent_dims_clearly(tmp_path):
+    # A whole shard of another width: extractors were mixed, which no per-clip skip can repair.
     make_feature_shards(tmp_path, 2, 5)
     path = tmp_path / "shard-000001.pkl"
     rows = load_rows(path)
-    rows[3]["video_features"][0]["array"]["layer_0"] = np.zeros(13, np.float32)
+    for row in rows:
+        row["video_features"][0]["array"]["layer_0"] = np.zeros(13, np.float32)
     write_rows(path, rows)
     with pytest.raises(
-        ClusteringInputError, match=r"layer_fake_visual/layer_0: 12 dims .* but 13 in shard-000001.pkl"
+        ClusteringInputError,
+        match=r"layer_fake_visual/layer_0: 5 clips have 12 dims .* but 5 have another width, e.g. 13 in shard-000001.pkl",
     ):
         scan_shards(sorted(tmp_path.glob("*.pkl")), 10, 0, show_progress=False)
+
+
+def test_one_clip_of_another_width_is_skipped_not_fatal(tmp_path):
+    make_feature_shards(tmp_path, 2, 5)
+    path = tmp_path / "shard-000000.pkl"  # the odd clip comes first: the majority still decides
+    rows = load_rows(path)
+    rows[0]["video_features"][0]["array"]["layer_0"] = np.zeros(13, np.float32)
+    write_rows(path, rows)
+    paths = sorted(tmp_path.glob("*.pkl"))
+    catalog = scan_shards(paths, 10, 0, show_progress=False)
+    assert catalog.dims[KEYS[0]] == 12
+    assert catalog.complete_clips == 9
+    assert all(matrix.shape[0] == 9 for matrix in catalog.sample.values())
+    block = load_block(path, catalog.keys, catalog.dims)
+    assert len(block.kept) == 4
+    assert block.skipped == [
+        (rows[0]["filename"], "wrong feature size: layer_fake_visual/layer_0 has 13 dims, expected 12")
+    ]
 
 
 def test_hostile_pickle_is_refused_and_reported(tmp_path):
