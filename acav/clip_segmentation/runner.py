@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
-import re
 import time
 import traceback
 import zlib
@@ -32,16 +31,13 @@ from acav.clip_segmentation.shards import ClipEntry, bundle, complete_shards
 from acav.clip_segmentation.shots import anneal
 from acav.core.atomic import TMP_MARKER, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
+from acav.core.ids import is_safe_id
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, probe_media
 from acav.core.records import JsonlWriter, read_jsonl
 
 log = get_logger(__name__)
-
-# Characters allowed in a video id: they become part of clip names and WebDataset keys (a dot
-# would split the key), so anything else is rejected rather than guessed at.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
@@ -96,7 +92,8 @@ def process_video(task: VideoTask) -> dict[str, Any]:
 
 def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
     cfg = task.config
-    if not _SAFE_ID.match(task.video_id):
+    # Ids become part of clip names and WebDataset keys (a dot would split the key).
+    if not is_safe_id(task.video_id):
         _outcome(record, "rejected", "bad_id", "video ids may only hold letters, digits, '_' and '-'")
         return
     try:

@@ -24,6 +24,10 @@ class NoInputError(RuntimeError):
     """There are no cluster shards to select from."""
 
 
+class EmptySelectionError(RuntimeError):
+    """Cluster shards exist but no clip in them is usable: the previous output is kept."""
+
+
 @dataclass
 class Paths:
     clusters_dir: Path
@@ -122,6 +126,13 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     if pending:
         _run_torch_batch(pending, config, params, device, finish)
 
+    if not entries:
+        shown = "; ".join(f"{p['where']}: {p['reason']}" for p in report.problems[:3])
+        raise EmptySelectionError(
+            f"no clip in {paths.clusters_dir} is usable ({len(report.problems)} problem(s), e.g. {shown}); "
+            f"{paths.output} was not written (the previous one, if any, is kept). Fix the cluster shards "
+            "(re-run stage 5) or --ncentroids, then re-run"
+        )
     chosen.sort()
     metadata = MetadataIndex(paths.videos_dir)
     missing = write_output_csv(
