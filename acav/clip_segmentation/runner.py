@@ -36,6 +36,7 @@ from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, probe_media
 from acav.core.records import JsonlWriter, read_jsonl
+from acav.core.runlock import directory_lock
 
 log = get_logger(__name__)
 
@@ -301,7 +302,12 @@ def clip_entries(records: dict[str, dict[str, Any]], video_ids: list[str]) -> li
 
 def run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
     """Process every raw video not done yet, bundle the new clips into shards; returns the summary,
-    also written to ``videos/clips/segmentation.report.json``."""
+    also written to ``videos/clips/segmentation.report.json``. One writer per data directory."""
+    with directory_lock(layout.root, "segment"):
+        return _run_segmentation(layout, cfg)
+
+
+def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
     began = time.time()
     layout.clips_dir.mkdir(parents=True, exist_ok=True)
     stale = remove_stale_temps(layout.clips_dir) + remove_stale_temps(layout.videos_dir)

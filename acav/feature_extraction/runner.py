@@ -27,6 +27,7 @@ from acav.core.config import ConfigError, config_to_dict
 from acav.core.layout import DataLayout, list_shards, shard_index, shard_name
 from acav.core.logs import get_logger, progress
 from acav.core.records import JsonlWriter, read_jsonl
+from acav.core.runlock import directory_lock
 from acav.feature_extraction.base import AUDIO, VISUAL, Extractor, ExtractorOptions, create_extractor
 from acav.feature_extraction.dataset import ShardInput, read_shard_json
 from acav.feature_extraction.options import ExtractionConfig
@@ -351,7 +352,13 @@ def _refuse_other_extractors(done: list[ShardInput], config: ExtractionConfig, r
 
 
 def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int = 0) -> RunSummary:
-    """Run stage 4 over ``layout`` with ``config``; finished shards are skipped unless ``overwrite``."""
+    """Run stage 4 over ``layout`` with ``config``; finished shards are skipped unless ``overwrite``.
+    One writer per data directory."""
+    with directory_lock(layout.root, "extract"):
+        return _run_extraction(config, layout, verbosity)
+
+
+def _run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int = 0) -> RunSummary:
     from acav.core.device import visible_devices
 
     started = time.perf_counter()

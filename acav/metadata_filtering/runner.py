@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from acav.core.atomic import atomic_open, atomic_write_json
+from acav.core.atomic import atomic_open, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.logs import get_logger, progress
 from acav.metadata_filtering.config import FilterConfig
@@ -180,6 +180,8 @@ def filter_file(
     line_filter = line_filter or LineFilter(config)
     loop_started = time.perf_counter()
     report = FilterReport(list(line_filter.rule_names), each_rule=config.report_each_rule)
+    if write_outputs:
+        remove_stale_temps(kept_path.parent)  # e.g. filtered.tsv.tmp-* of a killed run (live ones stay)
     with open(input_path, "rb") as handle:
         if write_outputs:
             kept_cm: Any = atomic_open(kept_path, "wb")

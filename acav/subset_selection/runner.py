@@ -11,6 +11,7 @@ from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
+from acav.core.runlock import directory_lock
 from acav.subset_selection.config import SelectConfig
 from acav.subset_selection.greedy import SelectionParams, SelectionResult, select_partition, target_size
 from acav.subset_selection.output import MetadataIndex, write_output_csv
@@ -58,7 +59,13 @@ def choose_backend(config: SelectConfig) -> tuple[str, str]:
 
 
 def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
-    """Select clips from every partition; write output.csv and the selection log; return the log."""
+    """Select clips from every partition; write output.csv and the selection log; return the log.
+    One writer per data directory."""
+    with directory_lock(layout.root, "select"):
+        return _run_selection(layout, config)
+
+
+def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     config.validate()
     started = time.time()
     paths = resolve_paths(layout, config)
