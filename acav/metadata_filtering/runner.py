@@ -152,6 +152,9 @@ def _clean_reason(reason: str) -> str:
     return reason.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 class _NullSink:
     def write(self, data: bytes) -> int:
         return len(data)
@@ -183,6 +186,8 @@ def filter_file(
     if write_outputs:
         remove_stale_temps(kept_path.parent)  # e.g. filtered.tsv.tmp-* of a killed run (live ones stay)
     with open(input_path, "rb") as handle:
+        if handle.peek(len(UTF8_BOM))[: len(UTF8_BOM)] == UTF8_BOM:  # written by some editors/Excel
+            handle.read(len(UTF8_BOM))
         if write_outputs:
             kept_cm: Any = atomic_open(kept_path, "wb")
             rejects_cm: Any = atomic_open(rejects_path, "wb")
