@@ -167,3 +167,21 @@ def test_stage4_takes_only_the_members_the_json_lists(tmp_path: Path, make_video
         "sub/abcdefghijk_0.mp4",
     }
     assert all("not listed in the shard json" in reason for reason in failures.values())
+
+
+def test_shards_are_byte_identical_whatever_the_clip_file_times(tmp_path: Path) -> None:
+    from acav.clip_segmentation.shards import ClipEntry, bundle
+
+    tars = []
+    for run, stamp in (("a", 1_600_000_000), ("b", 1_700_000_000)):
+        layout = DataLayout(tmp_path / run)
+        layout.clips_dir.mkdir(parents=True)
+        entries = []
+        for i in range(3):
+            name = f"abcdefghijk_{i}.mp4"
+            (layout.clips_dir / name).write_bytes(bytes([i]) * 1000)
+            os.utime(layout.clips_dir / name, (stamp + i, stamp + i))
+            entries.append(ClipEntry(name, "abcdefghijk", float(i), i + 10.0))
+        assert bundle(layout, entries, 8) == ["shard-000000"]
+        tars.append(layout.video_shard_tar(0).read_bytes())
+    assert tars[0] == tars[1]
