@@ -34,7 +34,7 @@ def release_annealing(scdet, duration: float, threshold: float = 10.0, num_clips
             edges = [0.0, *boundaries]
             valid = []
             for a, b in zip(edges[:-1], edges[1:], strict=True):
-                if b - a >= CLIP:
+                if b - a >= CLIP - 1e-6:  # the release compares exactly; 1e-6 absorbs float rounding
                     start = a + 0.5 * ((b - a) - CLIP)
                     valid.append([start, start + CLIP])
         if len(valid) >= num_clips or threshold >= 100.0:
