@@ -13,7 +13,8 @@ Rules: ``previous`` = this project before the fix (the LAST try's shots, written
 ``release`` = the original's loop, written here independently (shots from 0 through the cuts, the
 last one dropped; candidates replaced only by a try that found a cut; centre fallback);
 ``ours`` = the stage's default (acav.clip_segmentation.shots.anneal, rule ``best``, no clip when
-the chosen try has no long shot); ``ours-original`` = ``--shot-rule original --no-keep-last-shot``,
+the chosen try has no long shot); ``ours-drop-last`` = ours with ``--no-keep-last-shot`` (the
+effect of keeping the last shot alone); ``ours-original`` = ``--shot-rule original --no-keep-last-shot``,
 which must give the release's clips on every video (checked).
 
     python benchmarks/clip_shot_rules.py                      # 2000 videos, a few seconds
@@ -116,7 +117,7 @@ def main() -> int:
     parser.add_argument("--max-duration", type=float, default=600.0, help="videos last 30 s to this")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    names = ("previous", "release", "ours", "ours-original")
+    names = ("previous", "release", "ours", "ours-drop-last", "ours-original")
     totals = {n: {"clips": 0, "none": 0, "true_cut": 0, "hard_cut": 0, "first_try_cut": 0} for n in names}
     equal = 0
     began = time.process_time()
@@ -128,6 +129,7 @@ def main() -> int:
             "previous": previous(times, scores, duration),
             "release": release(times, scores, duration),
             "ours": ours(times, scores, duration),
+            "ours-drop-last": ours(times, scores, duration, keep_last=False),
             "ours-original": ours(times, scores, duration, rule="original", keep_last=False),
         }
         a, b = np.ravel(results["release"]), np.ravel(results["ours-original"])
