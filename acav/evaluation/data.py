@@ -149,7 +149,9 @@ def training_views(
     return normalise(frames, config), spec
 
 
-def test_views(source, config: ModelConfig, clips: int, crops: int) -> tuple[torch.Tensor, torch.Tensor]:
+def evaluation_views(
+    source, config: ModelConfig, clips: int, crops: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``clips`` windows spread uniformly over the video, ``crops`` spatial crops each (no masking):
     frames ``[clips * crops, 3, T, S, S]`` and spectrograms ``[clips, 1, mel, time]``."""
     clip = decode_clip(source, config, config.test_short_side)

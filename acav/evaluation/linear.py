@@ -20,7 +20,7 @@ from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError
 from acav.evaluation.audio import log_mel, mask_along
 from acav.evaluation.config import ModelConfig
-from acav.evaluation.data import audio_window, test_views, training_views
+from acav.evaluation.data import audio_window, evaluation_views, training_views
 from acav.evaluation.models import AudioVisualModel
 
 log = get_logger(__name__)
@@ -98,7 +98,7 @@ def item_views(
     if train:
         pairs = [training_views(item.source, config, rng) for _ in range(probe.train_views)]
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]), 1
-    frames, specs = test_views(item.source, config, probe.test_clips, probe.test_crops)
+    frames, specs = evaluation_views(item.source, config, probe.test_clips, probe.test_crops)
     return frames, specs, probe.test_crops
 
 

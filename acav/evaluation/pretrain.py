@@ -155,18 +155,18 @@ def pretrain(
         optimizer.step()
         scheduler.step()
         step += 1
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if logger is not None and (step % config.log_every == 0 or step == end):
             logger.write(
                 {
                     "step": step,
-                    "loss": round(float(loss), 5),
-                    "accuracy": round(float(accuracy), 4),
+                    "loss": round(losses[-1], 5),
+                    "accuracy": round(float(accuracy.detach()), 4),
                     "lr": scheduler.get_last_lr()[0],
                     "seconds": round(time.time() - started, 2),
                 }
             )
-            log.info("step %d: loss %.4f, accuracy %.3f", step, float(loss), float(accuracy))
+            log.info("step %d: loss %.4f, accuracy %.3f", step, losses[-1], float(accuracy.detach()))
         if rank == 0 and (step % config.checkpoint_every == 0 or step == end):
             save_checkpoint(
                 checkpoint_path(out_dir, step),

@@ -93,8 +93,12 @@ def run_proof(
     batch_size: int = 32,
     model_config: ModelConfig = PROOF_MODEL,
     probe: ProbeConfig | None = None,
+    threads: int = 1,
 ) -> list[dict]:
-    probe = probe or ProbeConfig(epochs=30, batch_size=32, train_views=2, test_clips=3, test_crops=1)
+    """Pretrain and probe for every seed; write and return the result rows. ``threads``: torch
+    intra-op threads (1 is fastest for these small models on a shared CPU)."""
+    torch.set_num_threads(threads)
+    probe = probe or ProbeConfig(epochs=100, batch_size=32, train_views=2, test_clips=3, test_crops=1)
     clips = heldout_clips(heldout_dir)
     classes = 1 + max(max(c[2], c[3]) for c in clips)
     train, test = split_by_video(clips)
