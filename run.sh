@@ -5,6 +5,7 @@
 #   bash ./run.sh --demo           # generate the offline demo under data/demo/ and run everything on it,
 #                                  # then report how well the selection found the matching clips
 #   bash ./run.sh --from clustering --to subset_selection   # a range of stages
+#   bash ./run.sh --no-export      # skip the export of the selection as WebDataset shards (acav export)
 #
 # The first run creates .venv and installs the dependencies (scripts/setup.sh).
 # GPUs: every stage that can use one uses all visible GPUs: export CUDA_VISIBLE_DEVICES=2,3; bash ./run.sh
@@ -13,14 +14,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 STAGES=(metadata_filtering video_download clip_segmentation feature_extraction clustering subset_selection)
 
 demo=0
+export_step=1
 from="${STAGES[0]}"
 to="${STAGES[${#STAGES[@]}-1]}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --demo) demo=1 ;;
+    --no-export) export_step=0 ;;
     --from) from="$2"; shift ;;
     --to) to="$2"; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -72,4 +75,8 @@ fi
 
 if [ "$demo" = 1 ] && [ "$to" = "${STAGES[${#STAGES[@]}-1]}" ]; then
   "$ACAV_PYTHON" -m acav demo report --data-dir "$DATA_DIR"
+fi
+if [ "$export_step" = 1 ] && [ "$to" = "${STAGES[${#STAGES[@]}-1]}" ]; then
+  echo "==> export (skip with --no-export)" >&2
+  "$ACAV_PYTHON" -m acav export --data-dir "$DATA_DIR" $([ "$demo" = 1 ] && echo --random-subset)
 fi
