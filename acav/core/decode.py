@@ -130,6 +130,19 @@ def uniform_indices(available: int, wanted: int) -> np.ndarray:
     return np.clip(positions.astype(np.int64), 0, available - 1)
 
 
+def endpoint_indices(available: int, wanted: int) -> np.ndarray:
+    """``wanted`` indices from the first to the last of ``available`` frames, both included.
+
+    The original release's temporal sampling (and pytorchvideo's ``UniformTemporalSubsample``):
+    ``linspace(0, available - 1, wanted)`` computed in float32 by torch, truncated to integers.
+    """
+    if available <= 0:
+        raise ValueError("no frames to sample from")
+    import torch
+
+    return torch.linspace(0, available - 1, wanted).long().numpy()
+
+
 def _channel_mean(planes: np.ndarray) -> np.ndarray:
     """[channels, samples] planar audio -> [1, samples], the mean of the channels."""
     return planes if planes.shape[0] == 1 else planes.mean(axis=0, keepdims=True, dtype=np.float32)
