@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from acav.core.config import ConfigError, add_config_arguments, config_to_dict, load_config
@@ -62,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "print_summary_json", False):
         print(json.dumps(summary.to_dict(), indent=2))
     else:
-        print(summary.text(), file=sys.stderr)
-        print(f"log: {runner.log_path}\nsummary: {runner.summary_path}", file=sys.stderr)
+        # The summary is the command's output: stdout, as in every stage (logs go to stderr).
+        print(summary.text())
+        print(f"log: {runner.log_path}\nsummary: {runner.summary_path}")
     return 0
