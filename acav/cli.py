@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "acav.subset_selection.cli",
         "stage 6: choose the clips that maximise audio-visual mutual information",
     ),
+    "report": ("acav.report.cli", "write the run report: one offline HTML file (DATA_DIR/report.html)"),
 }
 
 
