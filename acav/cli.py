@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "export": ("acav.export.cli", "write the selected clips (and a random twin) as WebDataset shards"),
     "evaluate": ("acav.evaluation.cli", "pretrain on an exported subset; linear evaluation; the offline proof"),
+    "report": ("acav.report.cli", "write the run report: one offline HTML file (DATA_DIR/report.html)"),
 }
 
 
