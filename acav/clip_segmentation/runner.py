@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
-import re
 import tempfile
 import time
 import traceback
@@ -35,16 +34,14 @@ from acav.clip_segmentation.shots import anneal
 from acav.clip_segmentation.signature import choose_by_signature
 from acav.core.atomic import TMP_MARKER, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
+from acav.core.ids import is_safe_id
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, probe_media
 from acav.core.records import JsonlWriter, read_jsonl
+from acav.core.runlock import directory_lock
 
 log = get_logger(__name__)
-
-# Characters allowed in a video id: they become part of clip names and WebDataset keys (a dot
-# would split the key), so anything else is rejected rather than guessed at.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,8 @@ def process_video(task: VideoTask) -> dict[str, Any]:
 
 def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
     cfg = task.config
-    if not _SAFE_ID.match(task.video_id):
+    # Ids become part of clip names and WebDataset keys (a dot would split the key).
+    if not is_safe_id(task.video_id):
         _outcome(record, "rejected", "bad_id", "video ids may only hold letters, digits, '_' and '-'")
         return
     try:
@@ -348,7 +346,12 @@ def clip_entries(records: dict[str, dict[str, Any]], video_ids: list[str]) -> li
 
 def run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
     """Process every raw video not done yet, bundle the new clips into shards; returns the summary,
-    also written to ``videos/clips/segmentation.report.json``."""
+    also written to ``videos/clips/segmentation.report.json``. One writer per data directory."""
+    with directory_lock(layout.root, "segment"):
+        return _run_segmentation(layout, cfg)
+
+
+def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
     began = time.time()
     layout.clips_dir.mkdir(parents=True, exist_ok=True)
     stale = remove_stale_temps(layout.clips_dir) + remove_stale_temps(layout.videos_dir)
