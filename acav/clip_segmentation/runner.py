@@ -2,7 +2,7 @@
 
 Videos run in parallel worker processes. Each ends in one record appended to
 ``videos/clips/segmentation.log.jsonl``: ``ok`` with its clips, ``rejected`` (too_short, no_audio,
-no_video_stream, bad_id) or ``failed`` (corrupt, decode_error, cut_error, internal_error), with a
+no_video_stream, bad_id, no_long_shot) or ``failed`` (corrupt, decode_error, cut_error, internal_error), with a
 ``detail`` message. A re-run skips videos whose latest record is final for the same source file
 (same size and mtime): ``ok`` with all clips present, ``rejected``, and ``failed`` unless
 ``--retry-failed``.
@@ -13,22 +13,25 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import tempfile
 import time
 import traceback
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from acav.clip_segmentation.candidates import plan_windows
+from acav.clip_segmentation.candidates import Window, plan_windows
 from acav.clip_segmentation.config import SegmentConfig
 from acav.clip_segmentation.cutter import cut_clip, scale_filter
 from acav.clip_segmentation.diversity import choose_diverse, similarity_matrix, window_descriptor
-from acav.clip_segmentation.scores import analyse_video
+from acav.clip_segmentation.scores import VideoAnalysis, analyse_video
 from acav.clip_segmentation.shards import ClipEntry, bundle, complete_shards
 from acav.clip_segmentation.shots import anneal
+from acav.clip_segmentation.signature import choose_by_signature
 from acav.clip_segmentation.validate import clip_problem, replaced_after_bundling
 from acav.core.atomic import TMP_MARKER, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
@@ -56,7 +59,9 @@ def video_seed(seed: int, video_id: str) -> int:
 
 
 def clip_filename(video_id: str, start: float) -> str:
-    return f"{video_id}_{int(start)}.mp4"
+    """``{id}_{int(start):03d}.mp4`` as in the original release (e.g. ``NgI3xyMX1Ss_069.mp4``).
+    Readers take names from the records and shard json, so unpadded names of older runs still work."""
+    return f"{video_id}_{int(start):03d}.mp4"
 
 
 def _source_facts(path: Path) -> dict[str, Any]:
@@ -85,6 +90,9 @@ def process_video(task: VideoTask) -> dict[str, Any]:
     record["seconds"] = round(time.perf_counter() - began, 3)
     record["config"] = {
         "threshold": cfg.threshold,
+        "shot_rule": cfg.shot_rule,
+        "keep_last_shot": cfg.keep_last_shot,
+        "diversity": cfg.diversity,
         "clip_length": cfg.clip_length,
         "max_clips": cfg.max_clips,
         "seed": cfg.seed,
@@ -152,50 +160,66 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
         max_threshold=cfg.max_threshold,
         min_length=cfg.clip_length,
         wanted=cfg.max_clips,
+        keep_last=cfg.keep_last_shot,
+        rule=cfg.shot_rule,
     )
     long_shots = shots.long_shots(cfg.clip_length)
-    windows, fallback = plan_windows(analysis, long_shots, cfg.clip_length)
     record.update(
+        shot_rule=cfg.shot_rule,
         shots=len(shots.shots),
         long_shots=len(long_shots),
         threshold=round(shots.threshold, 6),
         threshold_tries=len(shots.tries),
         cuts=[round(c, 6) for c in shots.cuts],
-        candidates=len(windows),
-        fallback=fallback,
+        cut_free=shots.cut_free,
     )
-    if len(windows) > cfg.max_clips:
-        descriptors = [
-            window_descriptor(analysis.fingerprints, w.first, w.last, cfg.fingerprint_samples)
-            for w in windows
-        ]
-        rng = random.Random(video_seed(cfg.seed, task.video_id))
-        picked = choose_diverse(similarity_matrix(descriptors), cfg.max_clips, rng)
-        windows = sorted((windows[i] for i in picked), key=lambda w: w.start)
-
+    if not long_shots and cfg.shot_rule == "best":
+        _outcome(
+            record,
+            "rejected",
+            "no_long_shot",
+            f"no shot of >= {cfg.clip_length} s between the {len(shots.cuts)} cuts found at threshold "
+            f"{shots.threshold:.2f} (a clip never crosses a cut; --shot-rule original takes the centre)",
+        )
+        return
+    windows, fallback = plan_windows(analysis, long_shots, cfg.clip_length)
+    record.update(candidates=len(windows), fallback=fallback)
     clips_dir = Path(task.clips_dir)
     video_filter = scale_filter(info.width, info.height, cfg.scale_short_side)
+
+    def cut(window: Window, destination: Path) -> None:
+        # Window times are relative to the container start, and so is ffmpeg's input -ss
+        # (it adds the start time itself): pass them unchanged.
+        cut_clip(
+            path,
+            destination,
+            window.start,
+            cfg.clip_length,
+            with_audio=info.has_audio,
+            video_filter=video_filter,
+            crf=cfg.crf,
+            preset=cfg.preset,
+            audio_bitrate=cfg.audio_bitrate,
+            threads=cfg.ffmpeg_threads,
+            timeout=cfg.cut_timeout,
+        )
+
+    if len(windows) > cfg.max_clips:
+        rng = random.Random(video_seed(cfg.seed, task.video_id))
+        try:
+            picked = _choose(windows, analysis, cfg, rng, cut)
+        except MediaError as exc:
+            _outcome(record, "failed", "cut_error", f"cutting candidates to compare them: {exc}")
+            return
+        windows = sorted((windows[i] for i in picked), key=lambda w: w.start)
+
     made: list[Path] = []
     clips = []
     for window in windows:
         name = clip_filename(task.video_id, window.start)
         destination = DataLayout.inside(clips_dir, name)
         try:
-            # Window times are relative to the container start, and so is ffmpeg's input -ss
-            # (it adds the start time itself): pass them unchanged.
-            cut_clip(
-                path,
-                destination,
-                window.start,
-                cfg.clip_length,
-                with_audio=info.has_audio,
-                video_filter=video_filter,
-                crf=cfg.crf,
-                preset=cfg.preset,
-                audio_bitrate=cfg.audio_bitrate,
-                threads=cfg.ffmpeg_threads,
-                timeout=cfg.cut_timeout,
-            )
+            cut(window, destination)
         except MediaError as exc:
             for done in made:  # no half-finished set of clips for a failed video
                 done.unlink(missing_ok=True)
@@ -220,6 +244,26 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
         )
         return
     _outcome(record, "ok", None, "fallback: no shot was long enough, took the centre" if fallback else None)
+
+
+def _choose(
+    windows: list[Window],
+    analysis: VideoAnalysis,
+    cfg: SegmentConfig,
+    rng: random.Random,
+    cut: Callable[[Window, Path], None],
+) -> list[int]:
+    """Indices of the ``cfg.max_clips`` most diverse windows by ``cfg.diversity``."""
+    if cfg.diversity == "signature":  # the original's: every candidate cut to disk, then compared
+        with tempfile.TemporaryDirectory(prefix="acav-signature-") as tmp:
+            paths = [str(Path(tmp) / f"candidate_{i}.mp4") for i in range(len(windows))]
+            for window, candidate in zip(windows, paths, strict=True):
+                cut(window, Path(candidate))
+            return choose_by_signature(paths, cfg.max_clips, rng)
+    descriptors = [
+        window_descriptor(analysis.fingerprints, w.first, w.last, cfg.fingerprint_samples) for w in windows
+    ]
+    return choose_diverse(similarity_matrix(descriptors), cfg.max_clips, rng)
 
 
 def list_raw_videos(layout: DataLayout) -> list[tuple[str, Path]]:

@@ -135,7 +135,11 @@ class DeviceRunner:
             weights_dir=config.weights_dir,
             allow_random_weights=config.allow_random_weights,
             autocast=config.autocast,
-            extra={"slowfast_pooling": config.slowfast_pooling},
+            extra={
+                "slowfast_pooling": config.slowfast_pooling,
+                "slowfast_sampling": config.slowfast_sampling,
+                "slowfast_crop": config.slowfast_crop,
+            },
         )
         self.visual: Extractor = create_extractor(config.visual_extractor, options, VISUAL)
         self.audio: Extractor = create_extractor(config.audio_extractor, options, AUDIO)

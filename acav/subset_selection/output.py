@@ -117,3 +117,11 @@ def write_output_csv(path: Path, clips: list[tuple[str, str]], metadata: Metadat
     text, missing = format_rows(clips, metadata)
     atomic_write_text(path, text)
     return missing
+
+
+def write_selection_order(path: Path, steps: list[list]) -> None:
+    """``SHARD_NAME,FILENAME,PARTITION,STEP`` per selected clip whose greedy step is known (the
+    order clips were added within their partition, 1-based); read by ``acav export``."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(steps)
+    atomic_write_text(path, buffer.getvalue())

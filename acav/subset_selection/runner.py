@@ -15,7 +15,7 @@ from acav.core.logs import get_logger, progress
 from acav.core.runlock import directory_lock
 from acav.subset_selection.config import SelectConfig
 from acav.subset_selection.greedy import SelectionParams, SelectionResult, select_partition, target_size
-from acav.subset_selection.output import MetadataIndex, write_output_csv
+from acav.subset_selection.output import MetadataIndex, write_output_csv, write_selection_order
 from acav.subset_selection.pairings import make_pairs
 from acav.subset_selection.partitions import LoadReport, Partition, group_shards, load_partition
 
@@ -97,9 +97,13 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     chosen: list[tuple[str, int, int, str]] = []  # (shard, partition number, clip index, filename)
     entries: list[dict] = []
 
+    steps: list[list] = []  # (shard, filename, partition, 1-based step) where the order is known
+
     def finish(partition: Partition, pairs: list[tuple[int, int]], result: SelectionResult) -> None:
         for i in result.selected.tolist():
             chosen.append((partition.clip_shard[i], partition.number, i, partition.clip_file[i]))
+        for step, i in enumerate([] if result.order is None else result.order.tolist(), start=1):
+            steps.append([partition.clip_shard[i], partition.clip_file[i], partition.number, step])
         entries.append(_partition_entry(partition, pairs, result, config))
         log.info(
             "partition %s: %d of %d clips, objective %.4f (random subset %.4f), %.2f s",
@@ -147,6 +151,7 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     missing = write_output_csv(
         paths.output, [(shard, filename) for shard, _, _, filename in chosen], metadata
     )
+    write_selection_order(paths.output.with_suffix(".order.csv"), steps)
     remove_stale_temps(paths.output.parent)
     summary = {
         "hostname": socket.gethostname(),
