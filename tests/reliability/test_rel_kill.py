@@ -63,7 +63,7 @@ def select_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
     return base, {"outputs": outputs("select", reference), "seconds": time.monotonic() - started}
 
 
-@pytest.mark.parametrize("mode", ["group", "wrapper"])
+@pytest.mark.parametrize("mode", ["group", pytest.param("wrapper", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("fraction", [0.5, pytest.param(0.85, marks=pytest.mark.slow)])
 def test_select_killed_then_resumed(tmp_path: Path, select_reference, fraction: float, mode: str) -> None:
     base, reference = select_reference
