@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import os
 import signal
@@ -38,24 +39,37 @@ def stage_env(data_dir: Path) -> dict[str, str]:
     return out
 
 
+_RUNS = itertools.count()
+
+
 def start(stage: Stage, data_dir: Path) -> subprocess.Popen:
-    """``bash -c 'bash STAGE/code/run.sh ARGS'`` in its own process group; the wrapper stays the parent."""
+    """``bash -c 'bash STAGE/code/run.sh ARGS'`` in its own process group; the wrapper stays the parent.
+
+    Output goes to files beside ``data_dir`` (``proc.out_path``/``proc.err_path``), not pipes: a pipe
+    would stay open in a stage that outlives its killed wrapper, and reading it would wait for it.
+    """
     args = " ".join(a.replace("{data}", str(data_dir)) for a in stage.args)
     script = f"bash {ROOT / stage.folder / 'code' / 'run.sh'} {args} -q; exit $?"
-    return subprocess.Popen(
-        ["bash", "-c", script],
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=stage_env(data_dir),
-    )
+    number = next(_RUNS)
+    out_path = data_dir.parent / f"{stage.name}-{number}.out"
+    err_path = data_dir.parent / f"{stage.name}-{number}.err"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        proc = subprocess.Popen(
+            ["bash", "-c", script], start_new_session=True, stdout=out, stderr=err, env=stage_env(data_dir)
+        )
+    proc.out_path, proc.err_path = out_path, err_path  # type: ignore[attr-defined]
+    return proc
+
+
+def finish(proc: subprocess.Popen, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    proc.wait(timeout=timeout)
+    out = proc.out_path.read_text(errors="replace")  # type: ignore[attr-defined]
+    err = proc.err_path.read_text(errors="replace")  # type: ignore[attr-defined]
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def run(stage: Stage, data_dir: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    proc = start(stage, data_dir)
-    out, err = proc.communicate(timeout=timeout)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return finish(start(stage, data_dir), timeout)
 
 
 def children(pid: int) -> list[int]:
@@ -68,15 +82,15 @@ def children(pid: int) -> list[int]:
 
 def kill_group(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    proc.wait()
 
 
 def kill_wrapper(proc: subprocess.Popen) -> list[int]:
     """Kill only the bash wrapper; returns the pids of the stage processes left running."""
     left = children(proc.pid)
     proc.kill()
-    proc.communicate()
-    return left
+    proc.wait()
+    return [pid for pid in left if pid_alive(pid)]
 
 
 def wait_gone(pids: list[int], timeout: float = 900) -> None:
