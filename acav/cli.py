@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "acav.subset_selection.cli",
         "stage 6: choose the clips that maximise audio-visual mutual information",
     ),
+    "retrieval": (
+        "acav.correspondence_retrieval.cli",
+        "correspondence-retrieval experiments (the paper's section 4.1): tables and plots",
+    ),
 }
 
 

@@ -48,8 +48,8 @@ class UnsafePickleError(pickle.UnpicklingError):
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file: Any, source: str = "<bytes>") -> None:
-        super().__init__(file)
+    def __init__(self, file: Any, source: str = "<bytes>", encoding: str = "ASCII") -> None:
+        super().__init__(file, encoding=encoding)
         self._source = source
 
     def find_class(self, module: str, name: str) -> Any:
@@ -65,12 +65,15 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     return RestrictedUnpickler(io.BytesIO(data), source=source).load()
 
 
-def safe_load(path: str | os.PathLike[str]) -> Any:
-    """Load a pickle file with the restricted unpickler; errors name the file."""
+def safe_load(path: str | os.PathLike[str], encoding: str = "ASCII") -> Any:
+    """Load a pickle file with the restricted unpickler; errors name the file.
+
+    ``encoding`` is the unpickler's for Python 2 strings (``"bytes"`` for e.g. CIFAR-10's batches).
+    """
     path = Path(path)
     with open(path, "rb") as handle:
         try:
-            return RestrictedUnpickler(handle, source=str(path)).load()
+            return RestrictedUnpickler(handle, source=str(path), encoding=encoding).load()
         except UnsafePickleError:
             raise
         except Exception as exc:  # truncated or garbage files raise many different types
