@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 
 ACTIONS = ("run", "download", "report")
+DEFAULT_EXPERIMENTS = ("exp1", "exp2", "exp3", "exp5")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", default="run", choices=ACTIONS,
                         help="run experiments (default), download the public data sets, or rebuild tables/plots")  # fmt: skip
     parser.add_argument("--experiment", "-e", action="append", default=None,
-                        help="exp1..exp6, sweep, or a YAML file; repeatable (default: exp1)")  # fmt: skip
+                        help="exp1..exp6, sweep, or a YAML file; repeatable (default: exp1 exp2 exp3 exp5)")  # fmt: skip
     parser.add_argument(
         "--datasets", nargs="+", default=None, help="data sets to run (default: the config's)"
     )
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"image_extractor": args.image_extractor, "root": str(root), "demo_videos": args.demo_videos}
     if args.resnet_weights:
         options["resnet_weights"] = str(args.resnet_weights)
-    for name in args.experiment or ["exp1"]:
+    for name in args.experiment or list(DEFAULT_EXPERIMENTS):
         experiment = load_experiment(name, args.quick)
         if args.seeds is not None:
             if args.seeds < 1:

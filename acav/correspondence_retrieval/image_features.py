@@ -29,7 +29,7 @@ ORIENT_BINS = 8
 
 def as_batch(images: np.ndarray) -> torch.Tensor:
     """``(n, H, W)`` or ``(n, H, W, 3)`` floats in [0, 1] (or uint8) -> ``(n, 3, H, W)`` float32."""
-    x = torch.as_tensor(np.asarray(images))
+    x = torch.from_numpy(np.array(images))  # a copy: inputs may be read-only views
     if x.dtype == torch.uint8:
         x = x.float() / 255.0
     x = x.float()

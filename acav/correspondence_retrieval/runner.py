@@ -171,7 +171,7 @@ class Runner:
             return dict(self._done[key]["row"], settings=label), self._done[key]["curve"]
         pool = self._pool(source, seed, entry)
         cluster_cpu = self._assignments(pool, source, seed, entry) if needs_clusters(method) else 0.0
-        settings = MethodSettings(**{k: entry[k] for k in MethodSettings.__dataclass_fields__})
+        settings = MethodSettings(**{k: entry[k] for k in MethodSettings.__dataclass_fields__ if k in entry})
         started_cpu, started = time.process_time(), time.perf_counter()
         if method == "ours" and entry["shards"] > 1:
             order = sharded_selection(
