@@ -13,6 +13,9 @@
   score = cosine of the projected views.
 * ``cca`` (beyond the original): per view, all layers PCA-reduced, CCA fitted on the pool without
   labels; score = cosine in the canonical space.
+* ``pmi`` (beyond the original): no greedy at all; each clip is scored by the pointwise mutual
+  information of its cluster cells, ``log(n n_ab / (n_a n_b))`` over the whole pool, averaged
+  over the pairing (the same clusterings as ``ours``).
 
 Selection-based methods return their selection order, so the precision curve is the precision of
 every prefix of the selection; score-based methods return samples by decreasing score.
@@ -28,9 +31,22 @@ import numpy as np
 from acav.correspondence_retrieval.pair_scores import SCORES, table_greedy
 from acav.correspondence_retrieval.pool import Pool
 
-CLUSTER_METHODS = ("ours", "greedy", "ami", "nmi", "fm", "rand", "ari", "mi_table")
+CLUSTER_METHODS = ("ours", "greedy", "ami", "nmi", "fm", "rand", "ari", "pmi")
 PCA_METHODS = {"pca_ip": "ip", "pca_cs": "cs", "pca_l1": "l1", "pca_l2": "l2"}
-METHODS = ("ours", "greedy", "random", "ami", "nmi", "fm", "rand", "ari", *PCA_METHODS, "contrastive", "cca")
+METHODS = (
+    "ours",
+    "greedy",
+    "random",
+    "ami",
+    "nmi",
+    "fm",
+    "rand",
+    "ari",
+    *PCA_METHODS,
+    "contrastive",
+    "cca",
+    "pmi",
+)
 
 
 @dataclass
@@ -63,6 +79,8 @@ def run_method(name: str, pool: Pool, seed: int, settings: MethodSettings) -> np
         return top(contrastive_scores(pool, seed, settings), size)
     if name == "cca":
         return top(cca_scores(pool, settings.cca_dims, settings.cca_components), size)
+    if name == "pmi":
+        return top(pmi_scores(pool, settings.pairing), size)
     raise ValueError(f"unknown method {name!r}; choose from {', '.join(METHODS)}")
 
 
@@ -111,6 +129,20 @@ def pca_scores(pool: Pool, distance: str, pairing: str) -> np.ndarray:
             total -= np.abs(a - b).sum(1)
         else:
             total -= ((a - b) ** 2).sum(1)
+    return total / len(pairs)
+
+
+def pmi_scores(pool: Pool, pairing: str) -> np.ndarray:
+    """Mean over the pairing's clustering pairs of the pointwise MI of each clip's cell (whole pool)."""
+    if pool.assignments is None:
+        raise RuntimeError("cluster the pool before running a cluster-based method")
+    labels, k, n = pool.assignments, pool.ncentroids, pool.size
+    total = np.zeros(n)
+    pairs = pool.pairs(pairing)
+    for i, j in pairs:
+        table = np.bincount(labels[:, i] * k + labels[:, j], minlength=k * k).reshape(k, k).astype(np.float64)
+        pmi = np.log(n * table / np.maximum(np.outer(table.sum(1), table.sum(0)), 1.0) + 1e-12)
+        total += pmi[labels[:, i], labels[:, j]]
     return total / len(pairs)
 
 

@@ -70,12 +70,13 @@ def test_ours_and_greedy_use_stage6_and_beat_random():
     settings = MethodSettings(batch_size=20, topk=5)
     results = {
         m: precision_curve(run_method(m, pool, 2, settings), pool.positive)[-1]
-        for m in ("ours", "greedy", "random", "nmi")
+        for m in ("ours", "greedy", "random", "nmi", "pmi")
     }
     assert results["random"] < 0.6
     assert results["ours"] > 0.68
     assert results["greedy"] > 0.7
     assert results["nmi"] > 0.7
+    assert results["pmi"] > 0.7
     best_of_3 = precision_curve(
         run_method("ours", pool, 2, MethodSettings(batch_size=20, topk=5, starts=3)), pool.positive
     )
