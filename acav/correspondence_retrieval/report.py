@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from acav.correspondence_retrieval.config import Experiment
+from acav.correspondence_retrieval.runner import relevant_keys
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -72,42 +73,49 @@ def _plt():
     return plt
 
 
+MAX_CURVES = 16
+
+
 def curve_plots(
     curves: dict[str, dict[str, list[float]]], directory: Path, experiment: Experiment
 ) -> list[Path]:
-    """One PNG per (data set, settings): mean precision curve of every method over the selection."""
-    groups: dict[tuple[str, str], dict[str, np.ndarray]] = defaultdict(dict)
+    """One PNG per data set: the mean precision curve of every (method, settings) over the selection.
+
+    A method whose result does not depend on the grid (the same curve under every settings label,
+    e.g. ``greedy`` in exp2) is drawn once.
+    """
+    groups: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
     for key, per_seed in curves.items():
         ds, method, label = key.split("|", 2)
         seqs = [np.asarray(v) for v in per_seed.values() if v]
         if not seqs:
             continue
         width = min(len(s) for s in seqs)
-        groups[(ds, label)][method] = np.mean([s[:width] for s in seqs], axis=0)
-    if len(groups) > 12:  # sweeps: curves of the default setting only (the sweep plot shows the rest)
-        groups = {k: v for k, v in groups.items() if k[1] == "default"} or dict(list(groups.items())[:12])
+        curve = np.mean([s[:width] for s in seqs], axis=0)
+        if any(k.split(" ", 1)[0] == method and np.array_equal(c, curve) for k, c in groups[ds].items()):
+            continue
+        keys = {part.split("=", 1)[0] for part in label.split(",")}
+        independent = label == "default" or not keys & set(relevant_keys(method))
+        groups[ds][method if independent else f"{method} {label}"] = curve
     plt = _plt()
     paths = []
-    for (ds, label), methods in sorted(groups.items()):
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for method in _ordered(list(methods), experiment.methods):
-            curve = methods[method]
-            x = np.linspace(0, 1, curve.size)
-            ax.plot(x, curve, label=method, linewidth=2.2 if method == "ours" else 1.2)
+    for ds, lines in sorted(groups.items()):
+        fig, ax = plt.subplots(figsize=(7.2, 4.6))
+        names = sorted(lines, key=lambda n: (_rank(n.split(" ", 1)[0], experiment.methods), n))
+        for name in names[:MAX_CURVES]:
+            curve = lines[name]
+            ax.plot(
+                np.linspace(0, 1, curve.size), curve, label=name, linewidth=2.2 if name == "ours" else 1.2
+            )
         ax.set_xlabel("fraction of the subset selected (subset = number of positives)")
         ax.set_ylabel("precision of the selection so far")
         ax.set_ylim(0, 1.02)
-        paths.append(
-            _finish(
-                plt,
-                fig,
-                ax,
-                f"{experiment.name} {ds} ({label})",
-                directory / f"curves_{ds}_{_slug(label)}.png",
-                2,
-            )
-        )
+        paths.append(_finish(plt, fig, ax, f"{experiment.name} {ds}", directory / f"curves_{ds}.png", 2))
     return paths
+
+
+def _rank(method: str, preferred: list[str]) -> int:
+    return preferred.index(method) if method in preferred else len(preferred)
 
 
 def _finish(plt, fig, ax, title: str, path: Path, columns: int = 1) -> Path:  # noqa: ANN001 - matplotlib objects

@@ -34,7 +34,7 @@ def test_exp1_slice_on_flipped_digits(tmp_path):
     assert curve[-1] == pytest.approx(ours, abs=1e-4)  # the curve ends at the precision at N
     table = (out / "exp1" / "table.md").read_text()
     assert "## digits_flip (pool 899" in table and "| settings | ours | random | cca | pca_l1 |" in table
-    assert (out / "exp1" / "curves_digits_flip_default.png").stat().st_size > 1000
+    assert (out / "exp1" / "curves_digits_flip.png").stat().st_size > 1000
     assert "exp1/table.md" in (out / "index.md").read_text()
     # a re-run resumes: nothing is recomputed, the rows stay the same
     before = (out / "exp1" / "results.csv").read_text()
