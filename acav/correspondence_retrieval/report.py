@@ -51,7 +51,7 @@ def precision_table(rows: list[dict[str, Any]], experiment: Experiment) -> str:
                 labels.append(r["settings"])
         cols = [m for m in methods if any((ds, lab, m) in grouped for lab in labels)]
         mine = [r for r in rows if r["dataset"] == ds]
-        varies = len({(r["pool"], r["positives"]) for r in mine}) > 1
+        varies = len({(r["pool"], round(float(r["chance"]), 1)) for r in mine}) > 1
         if varies:  # a pool-size / positive-ratio sweep: pool and chance per row
             out += [f"## {ds}", ""]
         else:
