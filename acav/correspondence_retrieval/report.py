@@ -112,6 +112,7 @@ def curve_plots(
     paths = []
     for ds, lines in sorted(groups.items()):
         fig, ax = plt.subplots(figsize=(7.2, 4.6))
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)
         names = sorted(lines, key=lambda n: (_rank(n.split(" ", 1)[0], experiment.methods), n))
         for name in names[:MAX_CURVES]:
             curve = lines[name]
