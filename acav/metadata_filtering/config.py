@@ -88,7 +88,8 @@ class FilterConfig:
     keywords_dir: Path | None = field(
         default=None,
         metadata={
-            "help": "directory of <name>.txt keyword lists; when unset: metadata_filtering/keywords in the repo"
+            "help": "directory of <name>.txt keyword lists, or of the original release's keyword CSV files "
+            "(gaming_keywords.csv or gaming.csv, ...); when unset: metadata_filtering/keywords in the repo"
         },
     )
     # input robustness and execution
