@@ -29,7 +29,7 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class ClipEntry:
-    filename: str  # "{id}_{int(start)}.mp4"
+    filename: str  # "{id}_{int(start):03d}.mp4"
     video_id: str
     start: float
     end: float
