@@ -5,6 +5,7 @@
 #   bash ./run.sh --demo           # generate the offline demo under data/demo/ and run everything on it,
 #                                  # then report how well the selection found the matching clips
 #   bash ./run.sh --from clustering --to subset_selection   # a range of stages
+#   bash ./run.sh --no-export      # skip the export of the selection as WebDataset shards (acav export)
 #   bash ./run.sh --config my.yaml # options for every stage (one YAML section per stage folder name)
 #   bash ./run.sh --no-report      # skip the last step, `acav report` (DATA_DIR/report.html)
 #
@@ -28,6 +29,7 @@ stage_index() {
 }
 
 demo=0
+export_step=1
 report=1
 from="${STAGES[0]}"
 to="${STAGES[${#STAGES[@]}-1]}"
@@ -55,12 +57,13 @@ while [ $# -gt 0 ]; do
         --config) config="$value" ;;
       esac
       ;;
-    --demo|--no-report|-h|--help)
+    --demo|--no-report|--no-export|-h|--help)
       [ "$has_value" = 0 ] || die "$opt takes no value"
       case "$opt" in
         --demo) demo=1 ;;
         --no-report) report=0 ;;
-        *) sed -n '2,15p' "$0"; exit 0 ;;
+        --no-export) export_step=0 ;;
+        *) sed -n '2,16p' "$0"; exit 0 ;;
       esac
       ;;
     *) die "unknown option '$1' (try --help)" ;;
@@ -120,6 +123,10 @@ done
 
 if [ "$demo" = 1 ] && [ "$to" = "${STAGES[${#STAGES[@]}-1]}" ]; then
   "$ACAV_PYTHON" -m acav demo report --data-dir "$DATA_DIR"
+fi
+if [ "$export_step" = 1 ] && [ "$to" = "${STAGES[${#STAGES[@]}-1]}" ]; then
+  echo "==> export (skip with --no-export)" >&2
+  "$ACAV_PYTHON" -m acav export --data-dir "$DATA_DIR" $([ "$demo" = 1 ] && echo --random-subset)
 fi
 if [ "$report" = 1 ]; then
   echo "==> report" >&2

@@ -17,7 +17,6 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ from typing import Protocol
 from acav.core.atomic import remove_stale_temps
 from acav.core.layout import DataLayout, UnsafePathError
 from acav.core.logs import get_logger, progress
+from acav.core.runlock import AlreadyRunning  # noqa: F401  (re-exported: the CLI and tests catch it here)
+from acav.core.runlock import directory_lock as core_directory_lock
 from acav.video_download import log as dlog
 from acav.video_download.errors import (
     INVALID_ID,
@@ -65,27 +66,9 @@ class Placed:
     height: int
 
 
-class AlreadyRunning(RuntimeError):
-    pass
-
-
-@contextlib.contextmanager
-def directory_lock(directory: Path) -> Iterator[None]:
+def directory_lock(directory: Path) -> contextlib.AbstractContextManager[None]:
     """One run per output directory: a second one would delete the first one's work directories."""
-    import fcntl
-
-    handle = open(directory / LOCK_NAME, "a")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise AlreadyRunning(
-                f"another 'acav download' is using {directory} (lock {directory / LOCK_NAME}); "
-                "wait for it to finish or use another --output-dir"
-            ) from exc
-        yield
-    finally:
-        handle.close()
+    return core_directory_lock(directory, "download", LOCK_NAME)
 
 
 def clean_work_dirs(directory: Path) -> int:
