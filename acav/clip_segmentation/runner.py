@@ -402,7 +402,9 @@ def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
         new_records = _run_tasks(tasks, workers, writer)
     records = {**previous, **{r["id"]: r for r in new_records}}
     video_ids = [video_id for video_id, _ in videos]
-    new_shards = bundle(layout, clip_entries(records, video_ids), cfg.clips_per_shard) if cfg.shards else []
+    new_shards = (
+        bundle(layout, clip_entries(records, video_ids), cfg.clips_per_shard) if cfg.bundle_shards else []
+    )
     summary = summarize(records, video_ids, skipped, len(tasks), new_shards)
     summary["replaced_after_bundling"] = replaced
     summary["seconds"] = round(time.time() - began, 3)
