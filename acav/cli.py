@@ -42,6 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "acav.subset_selection.cli",
         "stage 6: choose the clips that maximise audio-visual mutual information",
     ),
+    "rebuild": (
+        "acav.rebuild.cli",
+        "rebuild a published clip list: download its videos, cut its segments, write shards",
+    ),
 }
 
 

@@ -62,18 +62,18 @@ class AlreadyRunning(RuntimeError):
 
 
 @contextlib.contextmanager
-def directory_lock(directory: Path) -> Iterator[None]:
+def directory_lock(directory: Path, name: str = LOCK_NAME, command: str = "acav download") -> Iterator[None]:
     """One run per output directory: a second one would delete the first one's work directories."""
     import fcntl
 
-    handle = open(directory / LOCK_NAME, "a")
+    handle = open(directory / name, "a")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             raise AlreadyRunning(
-                f"another 'acav download' is using {directory} (lock {directory / LOCK_NAME}); "
-                "wait for it to finish or use another --output-dir"
+                f"another '{command}' is using {directory} (lock {directory / name}); "
+                "wait for it to finish or use another output directory"
             ) from exc
         yield
     finally:
