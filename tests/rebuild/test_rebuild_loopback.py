@@ -45,7 +45,7 @@ def test_loopback_download_cut_and_retry_failed(server, make_video, tmp_path: Pa
         csv.writer(handle).writerows(rows)
     layout = DataLayout(tmp_path / "data")
     rcfg = RebuildConfig(url_template=f"{server.base}/v/{{id}}")
-    scfg = SegmentConfig(preset="ultrafast", cut_timeout=30)
+    scfg = SegmentConfig(preset="ultrafast", cut_timeout=15)
 
     def run(**download_options) -> dict:
         dcfg = DownloadConfig(workers=2, retries=0, socket_timeout=5.0, **download_options)

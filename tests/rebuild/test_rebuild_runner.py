@@ -45,7 +45,7 @@ def write_output_csv(path: Path, rows: list[list[str]]) -> Path:
 def rebuild(tmp_path: Path, list_path: Path, source: Path, **rebuild_options) -> dict:
     layout = DataLayout(tmp_path / "data")
     dcfg = DownloadConfig(source_dir=source, workers=2, retries=0)
-    scfg = SegmentConfig(clips_per_shard=2, preset="ultrafast", cut_timeout=30)
+    scfg = SegmentConfig(clips_per_shard=2, preset="ultrafast", cut_timeout=15)
     return run_rebuild(list_path, layout, RebuildConfig(**rebuild_options), dcfg, scfg)
 
 
