@@ -122,11 +122,9 @@ def row_to_line(row: TableRow, columns: ColumnMap) -> bytes | Rejection:
     name = resolved["duration"]
     duration = row.values.get(name) if name is not None else None
     if duration is not None and duration != "":
-        versions = [{"Duration": duration}]
-        # Written where the release has it (beside LatestDAFeature) and inside it, where readers of
-        # exported rows also look; VideoLength is left out, so the duration is used as given.
-        record["MediaVersionList"] = versions
-        feature["MediaVersionList"] = versions
+        # Where the release has it (beside LatestDAFeature); VideoLength is left out, so the
+        # duration is used exactly as given.
+        record["MediaVersionList"] = [{"Duration": duration}]
     try:
         payload = json.dumps(record, ensure_ascii=False, default=str, allow_nan=False)
     except ValueError:

@@ -33,18 +33,18 @@ from acav.core.atomic import atomic_open, atomic_write_json, remove_stale_temps
 from acav.core.layout import DataLayout, UnsafePathError, shard_name
 from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, MediaInfo, probe_media
+from acav.core.runlock import directory_lock
 from acav.rebuild.clip_list import MALFORMED, PLACEHOLDER, ClipRow, read_clip_list
 from acav.rebuild.config import RebuildConfig
 from acav.video_download import log as dlog
 from acav.video_download.options import DownloadConfig
-from acav.video_download.runner import DownloadRunner, directory_lock
+from acav.video_download.runner import DownloadRunner
 
 log = get_logger(__name__)
 
 STATUS_NAME = "rebuild.status.jsonl"
 SUMMARY_NAME = "rebuild.summary.json"
 IDS_NAME = "rebuild.videos.tsv"
-LOCK_NAME = ".rebuild.lock"
 
 OK = "ok"
 UNAVAILABLE = "video unavailable"
@@ -245,7 +245,8 @@ def run_rebuild(
     if not list_path.is_file():
         raise FileNotFoundError(f"clip list {list_path} not found")
     layout.root.mkdir(parents=True, exist_ok=True)
-    with directory_lock(layout.root, LOCK_NAME, "acav rebuild"):
+    # The data directory's lock (stages 3-6 take it too): a rebuild writes clips and shards there.
+    with directory_lock(layout.root, "rebuild"):
         return _run_locked(list_path, layout, rcfg, dcfg, scfg)
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acav.core.atomic import atomic_write_text
+from acav.core.ids import output_id_problem
 from acav.core.layout import shard_index
 from acav.core.logs import get_logger
 
@@ -70,7 +71,8 @@ class MetadataIndex:
             if parsed is None:
                 self._problem(
                     f"{path}:{i}",
-                    "malformed metadata entry (needs filename, a printable id, segment [start, end] of finite numbers)",
+                    "malformed metadata entry (needs filename, an id of [A-Za-z0-9_-] not starting like a "
+                    "formula, segment [start, end] of finite numbers)",
                 )
                 continue
             out[Path(row["filename"]).stem] = parsed
@@ -83,8 +85,8 @@ def _parse_meta(row: object) -> tuple[str, list[float]] | None:
     video_id, segment = row.get("id"), row.get("segment")
     if not isinstance(video_id, str | int) or isinstance(video_id, bool):
         return None
-    if not str(video_id) or not str(video_id).isprintable():
-        return None  # a newline or other control character would break one-clip-per-line output
+    if output_id_problem(str(video_id)) is not None:
+        return None  # control characters, commas, quotes, formula prefixes (acav.core.ids)
     if not isinstance(segment, list | tuple) or len(segment) != 2:
         return None
     if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in segment):
@@ -115,3 +117,11 @@ def write_output_csv(path: Path, clips: list[tuple[str, str]], metadata: Metadat
     text, missing = format_rows(clips, metadata)
     atomic_write_text(path, text)
     return missing
+
+
+def write_selection_order(path: Path, steps: list[list]) -> None:
+    """``SHARD_NAME,FILENAME,PARTITION,STEP`` per selected clip whose greedy step is known (the
+    order clips were added within their partition, 1-based); read by ``acav export``."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(steps)
+    atomic_write_text(path, buffer.getvalue())

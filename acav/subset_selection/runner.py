@@ -11,9 +11,10 @@ from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
+from acav.core.runlock import directory_lock
 from acav.subset_selection.config import SelectConfig
 from acav.subset_selection.greedy import SelectionParams, SelectionResult, select_partition, target_size
-from acav.subset_selection.output import MetadataIndex, write_output_csv
+from acav.subset_selection.output import MetadataIndex, write_output_csv, write_selection_order
 from acav.subset_selection.pairings import make_pairs
 from acav.subset_selection.partitions import LoadReport, Partition, group_shards, load_partition
 
@@ -22,6 +23,10 @@ log = get_logger(__name__)
 
 class NoInputError(RuntimeError):
     """There are no cluster shards to select from."""
+
+
+class EmptySelectionError(RuntimeError):
+    """Cluster shards exist but no clip in them is usable: the previous output is kept."""
 
 
 @dataclass
@@ -54,7 +59,13 @@ def choose_backend(config: SelectConfig) -> tuple[str, str]:
 
 
 def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
-    """Select clips from every partition; write output.csv and the selection log; return the log."""
+    """Select clips from every partition; write output.csv and the selection log; return the log.
+    One writer per data directory."""
+    with directory_lock(layout.root, "select"):
+        return _run_selection(layout, config)
+
+
+def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     config.validate()
     started = time.time()
     paths = resolve_paths(layout, config)
@@ -84,9 +95,13 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     chosen: list[tuple[str, int, int, str]] = []  # (shard, partition number, clip index, filename)
     entries: list[dict] = []
 
+    steps: list[list] = []  # (shard, filename, partition, 1-based step) where the order is known
+
     def finish(partition: Partition, pairs: list[tuple[int, int]], result: SelectionResult) -> None:
         for i in result.selected.tolist():
             chosen.append((partition.clip_shard[i], partition.number, i, partition.clip_file[i]))
+        for step, i in enumerate([] if result.order is None else result.order.tolist(), start=1):
+            steps.append([partition.clip_shard[i], partition.clip_file[i], partition.number, step])
         entries.append(_partition_entry(partition, pairs, result, config))
         log.info(
             "partition %s: %d of %d clips, objective %.4f (random subset %.4f), %.2f s",
@@ -122,11 +137,19 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     if pending:
         _run_torch_batch(pending, config, params, device, finish)
 
+    if not entries:
+        shown = "; ".join(f"{p['where']}: {p['reason']}" for p in report.problems[:3])
+        raise EmptySelectionError(
+            f"no clip in {paths.clusters_dir} is usable ({len(report.problems)} problem(s), e.g. {shown}); "
+            f"{paths.output} was not written (the previous one, if any, is kept). Fix the cluster shards "
+            "(re-run stage 5) or --ncentroids, then re-run"
+        )
     chosen.sort()
     metadata = MetadataIndex(paths.videos_dir)
     missing = write_output_csv(
         paths.output, [(shard, filename) for shard, _, _, filename in chosen], metadata
     )
+    write_selection_order(paths.output.with_suffix(".order.csv"), steps)
     remove_stale_temps(paths.output.parent)
     summary = {
         "hostname": socket.gethostname(),

@@ -17,6 +17,7 @@ from typing import Any
 
 from acav.core.atomic import atomic_write_json
 from acav.core.records import JsonlWriter, read_jsonl
+from acav.video_download.errors import OTHER, THROTTLING, THROTTLING_HINT, UPDATE_HINT
 
 OK = "ok"
 SKIPPED = "skipped"
@@ -27,7 +28,6 @@ STATUSES = (OK, SKIPPED, FAILED)
 ALREADY_PRESENT = "already present"
 DUPLICATE = "duplicate"
 FILTERED = "filtered"
-OTHER_CLASS = "other"  # error class of a failed record that names none
 
 
 def utc_now() -> str:
@@ -119,6 +119,8 @@ class Summary:
     retried_attempts: int = 0
     bytes_downloaded: int = 0
     interrupted: bool = False
+    pauses: int = 0  # run-wide back-off pauses (YouTube refusing: rate limited, bot check)
+    paused_seconds: float = 0.0
 
     def fill(self, log: DownloadLog, seconds: float) -> Summary:
         self.finished = utc_now()
@@ -155,6 +157,15 @@ class Summary:
             )
         if self.retried_attempts:
             lines.append(f"  {self.retried_attempts} failed attempt(s) were retried")
+        if self.pauses:
+            lines.append(
+                f"  YouTube refused downloads: the whole run paused {self.pauses} time(s), "
+                f"{self.paused_seconds:.0f} s in all"
+            )
+        if THROTTLING & set(self.failed_by_class):
+            lines.append(f"  refused by YouTube (rate limited / bot check): {THROTTLING_HINT}")
+        if (THROTTLING | {OTHER}) & set(self.failed_by_class) and self.source != "local":
+            lines.append(f"  {UPDATE_HINT}")
         return "\n".join(lines)
 
 
@@ -189,7 +200,7 @@ def failed_reasons(path: str | os.PathLike[str]) -> dict[str, str]:
     failed: dict[str, str] = {}
     for video_id, record in _outcome_records(path):
         if record["status"] == FAILED:
-            failed[video_id] = f"{record.get('error_class') or OTHER_CLASS}: {record.get('message') or ''}"
+            failed[video_id] = f"{record.get('error_class') or OTHER}: {record.get('message') or ''}"
         else:
             failed.pop(video_id, None)
     return failed

@@ -87,7 +87,7 @@ def test_every_format_gives_the_same_validated_rows(tmp_path: Path, fmt: str) ->
     )
     assert first.listed_shard == "shard-000009"
     # No file name in the list: stage 3's name for the clip.
-    assert (last.filename, last.start, last.end) == ("Zb3vX_9kq1Q_40.mp4", 40.04, 50.04)
+    assert (last.filename, last.start, last.end) == ("Zb3vX_9kq1Q_040.mp4", 40.04, 50.04)
 
 
 def test_shown_values_are_bounded(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_header_with_start_and_end_columns(tmp_path: Path) -> None:
     rows = list(read_clip_list(path))
     assert (rows[0].status, rows[0].filename, rows[0].start, rows[0].end) == (
         None,
-        "qpxektwhzra_1.mp4",
+        "qpxektwhzra_001.mp4",
         1.5,
         11.5,
     )
