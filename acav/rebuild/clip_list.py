@@ -42,7 +42,7 @@ HEADER_NAMES = frozenset(
 _CLIP_NAME = re.compile(r"^([A-Za-z0-9_-]{11})_(\d{1,7})\.mp4$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClipRow:
     row: int  # 1-based row number in the list (a header is not counted)
     video_id: str  # validated when status is None; a bounded repr of the raw value otherwise

@@ -56,7 +56,7 @@ STATUSES = (OK, UNAVAILABLE, BEYOND, CUT_FAILED, MALFORMED, PLACEHOLDER, DUPLICA
 WANTED = (OK, UNAVAILABLE, BEYOND, CUT_FAILED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     status: str
     detail: str = ""
