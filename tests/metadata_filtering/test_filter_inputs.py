@@ -146,3 +146,41 @@ def test_not_a_parquet_file_is_a_clear_error(tmp_path: Path, line_filter) -> Non
     source.write_bytes(b"PAR1 but not really")
     with pytest.raises(ValueError, match="not a readable parquet file"):
         run(tmp_path, source, line_filter)
+
+
+def test_a_corrupt_parquet_row_group_rejects_its_rows_and_the_rest_is_read(
+    tmp_path: Path, line_filter
+) -> None:
+    rows = [
+        (f"keep{i:07d}", "Waves crashing on the rocks at sunset", SEA, "Travel & Events", 119)
+        for i in range(9)
+    ]
+    source = tmp_path / "metadata.parquet"
+    records = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+    pq.write_table(pa.Table.from_pylist(records), source, row_group_size=3, compression="snappy")
+    column = pq.ParquetFile(source).metadata.row_group(1).column(1)  # the middle group's titles
+    start = column.dictionary_page_offset or column.data_page_offset
+    data = bytearray(source.read_bytes())
+    data[start + 20 : start + column.total_compressed_size - 4] = b"\xab" * (
+        column.total_compressed_size - 24
+    )
+    source.write_bytes(bytes(data))
+    kept, rejects, report = run(tmp_path, source, line_filter)
+    assert [r[0] for r in rejects] == ["4", "5", "6"]
+    assert all(r[2].startswith("parse: unreadable parquet row group 1") for r in rejects)
+    assert [line.split(b"\t")[0] for line in kept.splitlines()] == [
+        r[0].encode() for r in rows[:3] + rows[6:]
+    ]
+    assert report["kept"] + report["rejected"] == report["total_lines"] == 9
+
+
+def test_cli_flags_reach_the_config() -> None:
+    from acav.cli import build_parser
+    from acav.core.config import load_config
+
+    args = build_parser("filter").parse_args(
+        ["filter", "--input-format", "jsonl", "--columns", "id=vid,title=name", "duration=secs"]
+    )
+    config = load_config(FilterConfig, "metadata_filtering", args)
+    assert config.input_format == "jsonl"
+    assert parse_columns(config.columns) == {"id": "vid", "title": "name", "duration": "secs"}
