@@ -303,3 +303,36 @@ class MiniBatchKMeans:
                 pass
         self.stats.batches = int(state.get("batches", 0))
         self.stats.reseeded = int(state.get("reseeded", 0))
+
+
+def fit_array(
+    x: np.ndarray,
+    ncentroids: int,
+    epochs: int = 2,
+    batch_size: int = 1024,
+    seed: int = 0,
+    init_iters: int = 10,
+    count_decay: float = 0.1,
+    device: torch.device | str = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster an in-memory ``(n, d)`` array with the stage's mini-batch SGD k-means.
+
+    The same procedure as :func:`acav.clustering.train.train_partition` for one key (k-means++ and
+    Lloyd on the data, then ``epochs`` shuffled passes of :meth:`MiniBatchKMeans.partial_fit`,
+    re-seeding stopped before the last epoch), for callers that hold their features in memory
+    (e.g. the correspondence-retrieval experiments). Returns ``(centres (k, d), labels (n,))``.
+    """
+    data = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+    n, dims = data.shape
+    k = min(int(ncentroids), n)
+    model = MiniBatchKMeans(k, dims, device=device, count_decay=count_decay, seed=seed)
+    model.initialize(data, init_iters)
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        model.start_epoch(epoch)
+        order = torch.from_numpy(rng.permutation(n)).to(data.device)
+        allow = epoch < epochs - 1
+        for start in range(0, n, batch_size):
+            model.partial_fit(data[order[start : start + batch_size]], allow_reseed=allow)
+    labels, _ = model.assign(data)
+    return model.centers.cpu().numpy(), labels.cpu().numpy().astype(np.int64)

@@ -324,7 +324,9 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
 def safe_load(path: str | os.PathLike[str], encoding: str = "ASCII") -> Any:
     """Load a pickle file with the restricted unpickler; errors name the file.
 
-    ``encoding="latin1"`` is for Python 2 pickles (as ``pickle.load``'s argument of that name)."""
+    ``encoding`` is the unpickler's for Python 2 pickles, as ``pickle.load``'s argument of that name:
+    ``"latin1"`` for Caffe2/Detectron checkpoints, ``"bytes"`` for e.g. CIFAR-10's batches.
+    """
     path = Path(path)
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
