@@ -111,6 +111,8 @@ class RestrictedUnpickler(pickle.Unpickler):
     def __init__(
         self, file: Any, source: str = "<bytes>", size: int | None = None, encoding: str = "ASCII"
     ) -> None:
+        # encoding="latin1" reads Python 2 pickles (Caffe2/Detectron checkpoints): their str
+        # values, numpy array data included, become latin1 str, which array_from_state accepts.
         super().__init__(file, encoding=encoding)
         self._source = source
         self._budget = (size if size is not None else max_file_bytes()) + ALLOCATION_SLACK
@@ -322,7 +324,8 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
 def safe_load(path: str | os.PathLike[str], encoding: str = "ASCII") -> Any:
     """Load a pickle file with the restricted unpickler; errors name the file.
 
-    ``encoding`` is the unpickler's for Python 2 strings (``"bytes"`` for e.g. CIFAR-10's batches).
+    ``encoding`` is the unpickler's for Python 2 pickles, as ``pickle.load``'s argument of that name:
+    ``"latin1"`` for Caffe2/Detectron checkpoints, ``"bytes"`` for e.g. CIFAR-10's batches.
     """
     path = Path(path)
     with open(path, "rb") as handle:
