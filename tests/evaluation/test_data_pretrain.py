@@ -137,3 +137,12 @@ def test_pretraining_with_torchrun_two_processes_on_cpu(clip_bank, tmp_path: Pat
     assert state["step"] == 2 and all(
         torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
     )
+
+
+def test_stream_skips_a_corrupt_clip_and_names_it(clip_bank, tmp_path: Path, caplog) -> None:
+    clips = [(k, d) for k, d, *_ in clip_bank[:3]]
+    clips.insert(1, ("vidBROKEN000_000", b"this is not an mp4"))
+    shards = write_export_shards(tmp_path / "s", clips, per_shard=4)
+    samples = list(_take(iter(ClipStream(shards, TINY, seed=0, buffer=1)), 3))
+    assert len(samples) == 3 and all(s[0].shape == (3, 4, 32, 32) for s in samples)
+    assert "vidBROKEN000_000" in caplog.text
