@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pretrain on an exported subset; linear evaluation; the offline proof",
     ),
     "report": ("acav.report.cli", "write the run report: one offline HTML file (DATA_DIR/report.html)"),
+    "retrieval": (
+        "acav.correspondence_retrieval.cli",
+        "correspondence-retrieval experiments (the paper's section 4.1): tables and plots",
+    ),
 }
 
 

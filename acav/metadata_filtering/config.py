@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,8 @@ class FilterConfig:
     keywords_dir: Path | None = field(
         default=None,
         metadata={
-            "help": "directory of <name>.txt keyword lists; when unset: metadata_filtering/keywords in the repo"
+            "help": "directory of <name>.txt keyword lists, or of the original release's keyword CSV files "
+            "(gaming_keywords.csv or gaming.csv, ...); when unset: metadata_filtering/keywords in the repo"
         },
     )
     # input format (acav/metadata_filtering/inputs.py)
@@ -114,7 +116,10 @@ class FilterConfig:
         default=True,
         metadata={"help": "also count what every rule rejects on its own (all rules run on every line)"},
     )
-    workers: int = field(default=1, metadata={"help": "processes; output is identical for any number"})
+    workers: int = field(
+        default=1,
+        metadata={"help": "processes; 0 = auto (one per CPU core); output is identical for any number"},
+    )
     chunk_lines: int = field(default=2000, metadata={"help": "lines per work unit sent to a worker"})
 
     def validate(self) -> None:
@@ -123,8 +128,10 @@ class FilterConfig:
             raise ConfigError(
                 f"min_duration ({self.min_duration}) is above max_duration ({self.max_duration})"
             )
-        if self.workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0 (0 = auto), got {self.workers}")
+        if self.workers == 0:  # auto, as --workers 0 means in every stage
+            self.workers = os.cpu_count() or 1
         if self.chunk_lines < 1:
             raise ConfigError(f"chunk_lines must be >= 1, got {self.chunk_lines}")
         if self.max_line_bytes < 16:
