@@ -106,13 +106,15 @@ def _from_alias(old: str, new: str, convert: Callable[[Any], Any] | None, value:
     return convert(value) if convert is not None else value
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one flag per dataclass field (and hidden ones for deprecated names); defaults are
-    suppressed so we can tell what was given."""
+def add_config_arguments(
+    parser: argparse.ArgumentParser, cls: type, skip: frozenset[str] = frozenset()
+) -> None:
+    """Add one flag per dataclass field (except those named in ``skip``, and hidden ones for
+    deprecated names); defaults are suppressed so we can tell what was given."""
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(f"{cls.__name__} options (also settable in the YAML config)")
     for fld in dataclasses.fields(cls):
-        if fld.metadata.get("cli") is False:
+        if fld.metadata.get("cli") is False or fld.name in skip:
             continue
         tp, is_list = _base_type(hints[fld.name])
         default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()  # type: ignore[misc]

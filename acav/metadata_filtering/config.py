@@ -89,7 +89,23 @@ class FilterConfig:
     keywords_dir: Path | None = field(
         default=None,
         metadata={
-            "help": "directory of <name>.txt keyword lists; when unset: metadata_filtering/keywords in the repo"
+            "help": "directory of <name>.txt keyword lists, or of the original release's keyword CSV files "
+            "(gaming_keywords.csv or gaming.csv, ...); when unset: metadata_filtering/keywords in the repo"
+        },
+    )
+    # input format (acav/metadata_filtering/inputs.py)
+    input_format: str = field(
+        default="auto",
+        metadata={
+            "help": "tsv (ID<TAB>JSON), csv (with a header), jsonl or parquet; auto: from the file name "
+            "(.gz allowed), else tsv",
+            "choices": ["auto", "tsv", "csv", "jsonl", "parquet"],
+        },
+    )
+    columns: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "column mapping of csv/jsonl/parquet input, e.g. id=video_id,title=name,duration=secs"
         },
     )
     # input robustness and execution
@@ -122,6 +138,10 @@ class FilterConfig:
             raise ConfigError(f"max_line_bytes must be >= 16, got {self.max_line_bytes}")
         if self.language_max_chars < 0:
             raise ConfigError(f"language_max_chars must be >= 0, got {self.language_max_chars}")
+        if self.columns:
+            from acav.metadata_filtering.inputs import parse_columns
+
+            parse_columns(self.columns)
         if self.language and not self.languages:
             raise ConfigError("languages is empty: every line would be rejected; use --no-language instead")
 
