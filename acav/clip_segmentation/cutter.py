@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from acav.core.atomic import atomic_path
-from acav.core.media import run_ffmpeg
+from acav.core.media import X264_REPRODUCIBLE, run_ffmpeg
 
 
 def format_seconds_floor(seconds: float) -> str:
@@ -67,6 +67,7 @@ def cut_clip(
     if video_filter:
         args += ["-vf", video_filter]
     args += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+    args += X264_REPRODUCIBLE
     if threads > 0:
         args += ["-threads", str(threads)]
     with atomic_path(destination) as tmp:

@@ -57,7 +57,9 @@ def choose_device(requested: str = "auto") -> torch.device:
                 f"--device {requested}: only {count} GPU(s) are visible (cuda:0..cuda:{count - 1})"
             )
         return torch.device(requested)
-    raise ConfigError(f"unknown --device {requested!r}; use one of {', '.join(DEVICE_CHOICES)} or cuda:N")
+    raise ConfigError(
+        f"unknown device {requested!r} (--device); use one of {', '.join(DEVICE_CHOICES)} or cuda:N"
+    )
 
 
 def visible_devices(requested: str = "auto") -> list[torch.device]:
