@@ -60,7 +60,7 @@ class MetadataIndex:
             rows = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(rows, list):
                 raise TypeError("not a JSON list")
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
             self._problem(
                 str(path), f"unreadable metadata ({type(exc).__name__}: {exc}); its clips get id -1"
             )

@@ -75,7 +75,7 @@ def read_partition_map(clusters_dir: Path, report: LoadReport) -> tuple[dict[str
             shards = data["shards"]
             if not isinstance(shards, list):
                 raise TypeError("'shards' is not a list")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             report.add(
                 str(path),
                 f"unreadable clustering log ({type(exc).__name__}: {exc}); its shards are treated as unlisted",
