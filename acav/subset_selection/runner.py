@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
@@ -45,12 +48,50 @@ def choose_backend(config: SelectConfig) -> tuple[str, str]:
     """``(backend, device)``: auto means torch on a visible GPU, else the numpy CPU loop."""
     if config.backend == "numpy":
         return "numpy", "cpu"
-    from acav.core.device import choose_device
+    from acav.core.device import choose_device, gpu_may_be_visible
+
+    if config.backend == "auto" and not gpu_may_be_visible():
+        return "numpy", "cpu"  # without importing torch: a second of CPU on a job that may take less
 
     device = choose_device(config.device)
     if config.backend == "auto":
         return ("torch", str(device)) if device.type == "cuda" else ("numpy", "cpu")
     return "torch", str(device)
+
+
+class ChosenClips:
+    """The selected clips of every partition, in output.csv order: by shard name, then partition, then
+    position in the partition (the shard name can come from the clip's row, so one shard's clips may
+    sit in several partitions). Held as arrays and one list of names, not a tuple per clip."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[str, str]] = []  # (shard, filename) per clip, in arrival order
+        self._numbers: list[np.ndarray] = []
+        self._positions: list[np.ndarray] = []
+
+    @property
+    def size(self) -> int:
+        return len(self._rows)
+
+    def add(self, partition: Partition, selected: np.ndarray) -> None:
+        positions = np.sort(np.asarray(selected, dtype=np.int64))
+        self._rows.extend(partition.clip_names(positions))
+        self._positions.append(positions)
+        self._numbers.append(np.full(positions.size, partition.number, dtype=np.int64))
+
+    def in_output_order(self) -> Iterator[tuple[str, str]]:
+        if not self._rows:
+            return
+        codes: dict[str, int] = {}
+        shard_code = np.fromiter(
+            (codes.setdefault(shard, len(codes)) for shard, _ in self._rows), np.int64, len(self._rows)
+        )
+        rank = np.empty(len(codes), dtype=np.int64)
+        rank[[codes[name] for name in sorted(codes)]] = np.arange(len(codes))
+        order = np.lexsort((np.concatenate(self._positions), np.concatenate(self._numbers), rank[shard_code]))
+        rows = self._rows
+        for i in order.tolist():
+            yield rows[i]
 
 
 def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
@@ -81,12 +122,11 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
         f", {cpu_loop} loop" if cpu_loop else "",
     )
 
-    chosen: list[tuple[str, int, int, str]] = []  # (shard, partition number, clip index, filename)
+    chosen = ChosenClips()
     entries: list[dict] = []
 
     def finish(partition: Partition, pairs: list[tuple[int, int]], result: SelectionResult) -> None:
-        for i in result.selected.tolist():
-            chosen.append((partition.clip_shard[i], partition.number, i, partition.clip_file[i]))
+        chosen.add(partition, result.selected)
         entries.append(_partition_entry(partition, pairs, result, config))
         log.info(
             "partition %s: %d of %d clips, objective %.4f (random subset %.4f), %.2f s",
@@ -122,11 +162,8 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     if pending:
         _run_torch_batch(pending, config, params, device, finish)
 
-    chosen.sort()
     metadata = MetadataIndex(paths.videos_dir)
-    missing = write_output_csv(
-        paths.output, [(shard, filename) for shard, _, _, filename in chosen], metadata
-    )
+    missing = write_output_csv(paths.output, chosen.in_output_order(), metadata)
     remove_stale_temps(paths.output.parent)
     summary = {
         "hostname": socket.gethostname(),
@@ -137,7 +174,7 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
         "cpu_loop": cpu_loop,
         "config": config_to_dict(config),
         "output": str(paths.output),
-        "selected": len(chosen),
+        "selected": chosen.size,
         "clips": sum(e["clips"] for e in entries),
         "without_metadata": missing,
         "partitions": entries,
