@@ -90,6 +90,7 @@ def process_video(task: VideoTask) -> dict[str, Any]:
         "clip_length": cfg.clip_length,
         "max_clips": cfg.max_clips,
         "seed": cfg.seed,
+        "cut_mode": cfg.cut_mode,
     }
     return record
 
@@ -196,6 +197,7 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
                 audio_bitrate=cfg.audio_bitrate,
                 threads=cfg.ffmpeg_threads,
                 timeout=cfg.cut_timeout,
+                mode=cfg.cut_mode,
             )
         except MediaError as exc:
             for done in made:  # no half-finished set of clips for a failed video
