@@ -67,7 +67,14 @@ class SegmentConfig:
     audio_bitrate: str = field(default="128k", metadata={"help": "AAC bitrate of the cut clips"})
     ffmpeg_threads: int = field(
         default=0,
-        metadata={"help": "threads per ffmpeg cut (0 = ffmpeg decides); lower it with many workers"},
+        metadata={"help": "threads per ffmpeg cut (0: --threads / --workers)"},
+    )
+    threads: int = field(
+        default=0,
+        metadata={
+            "help": "CPU threads the stage may use in all (0: every available core); each of the "
+            "--workers gets threads / workers for its decoder and its ffmpeg cuts"
+        },
     )
     cut_timeout: float = field(default=600.0, metadata={"help": "seconds one ffmpeg cut may take"})
     workers: int = field(
@@ -107,5 +114,7 @@ class SegmentConfig:
             raise ConfigError(f"cut_mode must be one of {', '.join(CUT_MODES)}, got {self.cut_mode!r}")
         if self.clips_per_shard < 1:
             raise ConfigError(f"clips_per_shard must be >= 1, got {self.clips_per_shard}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0 (0: every available core), got {self.threads}")
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")

@@ -67,7 +67,8 @@ def cut_clip(
     if mode not in CUT_MODES:
         raise ValueError(f"unknown cut mode {mode!r}; choose one of {', '.join(CUT_MODES)}")
     destination = Path(destination)
-    args = [
+    args = ["-threads", str(threads)] if threads > 0 else []  # the decoder's
+    args += [
         "-loglevel",
         "error",
         "-y",
@@ -90,7 +91,7 @@ def cut_clip(
         preset = FAST_PRESET if mode == "fast" else preset
         args += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
     if threads > 0:
-        args += ["-threads", str(threads)]
+        args += ["-threads", str(threads)]  # the encoder's (x264's)
     with atomic_path(destination) as tmp:
         # The temporary name has no .mp4 suffix, so the container is named explicitly.
         run_ffmpeg([*args, "-movflags", "+faststart", "-f", "mp4", str(tmp)], timeout=timeout)

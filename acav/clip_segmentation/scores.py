@@ -77,8 +77,13 @@ def sample_step(width: int, height: int, short_side: int) -> int:
     return max(1, min(width, height) // max(1, short_side))
 
 
-def analyse_video(path: str | os.PathLike[str], short_side: int = 64, grid: int = 4) -> VideoAnalysis:
-    """Decode ``path`` once; raise :class:`MediaError` naming the file on any failure."""
+def analyse_video(
+    path: str | os.PathLike[str], short_side: int = 64, grid: int = 4, threads: int = 0
+) -> VideoAnalysis:
+    """Decode ``path`` once; raise :class:`MediaError` naming the file on any failure.
+
+    ``threads``: decoder threads (0: FFmpeg's default, one per core).
+    """
     import av
 
     path = str(path)
@@ -91,6 +96,8 @@ def analyse_video(path: str | os.PathLike[str], short_side: int = 64, grid: int 
                 raise MediaError(f"{path}: no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            if threads > 0:
+                stream.thread_count = threads
             start_time = container.start_time / 1_000_000 if container.start_time is not None else 0.0
             prev: np.ndarray | None = None
             prev_mafd = 0.0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from acav.core.config import ConfigError
+from acav.core.threads import thread_budget
 from acav.feature_extraction.base import AUDIO_EXTRACTORS, VISUAL_EXTRACTORS
 
 CONFIG_SECTION = "feature_extraction"
@@ -46,7 +46,13 @@ class ExtractionConfig:
     num_workers: int = field(
         default=-1,
         metadata={
-            "help": "DataLoader decoding processes per device; 0 decodes in the main process; -1 = CPU count per device, at most 8"
+            "help": "DataLoader decoding processes per device; 0 decodes in the main process; -1 = --threads per device, at most 8 (on a CPU device: half of --threads; the rest run the models)"
+        },
+    )
+    threads: int = field(
+        default=0,
+        metadata={
+            "help": "CPU threads the stage may use in all (0: every available core): one per decoding worker, the rest (at least 1) for torch on a CPU device"
         },
     )
     device: str = field(
@@ -94,10 +100,17 @@ class ExtractionConfig:
                 raise ConfigError(
                     f"feature_extraction.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
+        if self.threads < 0:
+            raise ConfigError(f"feature_extraction.threads must be >= 0, got {self.threads}")
         if self.batch_size < 1:
             raise ConfigError(f"feature_extraction.batch_size must be >= 1, got {self.batch_size}")
 
-    def workers_per_device(self, devices: int) -> int:
+    def workers_per_device(self, devices: int, on_cpu: bool = False) -> int:
         if self.num_workers >= 0:
             return self.num_workers
-        return max(1, min(8, (os.cpu_count() or 1) // max(1, devices)))
+        budget = thread_budget(self.threads) // max(1, devices)
+        return max(1, min(8, budget // 2 if on_cpu else budget))
+
+    def model_threads(self, workers: int) -> int:
+        """torch threads of the models on a CPU device: what the decoding workers leave of --threads."""
+        return max(1, thread_budget(self.threads) - workers)
