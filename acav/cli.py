@@ -14,6 +14,7 @@ from pathlib import Path
 
 from acav import __version__
 from acav.core.config import ConfigError
+from acav.core.errors import UserError, describe_os_error
 from acav.core.layout import default_data_dir
 from acav.core.logs import get_logger, setup_logging
 
@@ -42,6 +43,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "acav.subset_selection.cli",
         "stage 6: choose the clips that maximise audio-visual mutual information",
     ),
+    "export": ("acav.export.cli", "write the selected clips (and a random twin) as WebDataset shards"),
+    "evaluate": ("acav.evaluation.cli", "pretrain on an exported subset; linear evaluation; the offline proof"),
+    "report": ("acav.report.cli", "write the run report: one offline HTML file (DATA_DIR/report.html)"),
 }
 
 
@@ -94,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         get_logger("cli").error("configuration error: %s", exc)
         return 2
+    except UserError as exc:  # e.g. another run holds the data directory's lock
+        get_logger("cli").error("%s", exc)
+        return exc.exit_code
+    except OSError as exc:  # full disk, read-only directory, a directory where a file goes ...
+        message = describe_os_error(exc)
+        if message is None:
+            raise
+        get_logger("cli").error("%s", message)
+        return 1
     except KeyboardInterrupt:
         get_logger("cli").error("interrupted; re-run the same command to resume")
         return 130

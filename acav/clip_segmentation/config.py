@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from acav.clip_segmentation.cutter import CUT_MODES
+from acav.clip_segmentation.diversity import DIVERSITY_MEASURES
+from acav.clip_segmentation.shots import SHOT_RULES
 from acav.core.config import ConfigError
 
 SECTION = "clip_segmentation"
@@ -31,6 +33,27 @@ class SegmentConfig:
     max_clips: int = field(
         default=3,
         metadata={"help": "clips per video at most; also the number of long-enough shots annealing aims for"},
+    )
+    shot_rule: str = field(
+        default="best",
+        metadata={
+            "help": "which annealing try's shots to use: 'best' = most long shots among the tries that "
+            "found a cut (ties: lowest threshold), so no clip crosses a detected cut; 'original' = the "
+            "release's rule (the last try that found a cut; else the centre of the whole video)",
+            "choices": list(SHOT_RULES),
+        },
+    )
+    keep_last_shot: bool = field(
+        default=True,
+        metadata={"help": "keep the shot after the last cut (the original drops it: --no-keep-last-shot)"},
+    )
+    diversity: str = field(
+        default="fingerprint",
+        metadata={
+            "help": "how candidates are compared for the diverse choice: 'fingerprint' (in memory) or "
+            "'signature' (the original's: ffmpeg's signature filter on cut candidates, slow)",
+            "choices": list(DIVERSITY_MEASURES),
+        },
     )
     seed: int = field(
         default=0, metadata={"help": "seed of the random first pick of the diverse clip choice"}
@@ -94,6 +117,12 @@ class SegmentConfig:
             raise ConfigError(f"threshold must be in (0, 100], got {self.threshold}")
         if self.threshold_factor <= 1.0:
             raise ConfigError(f"threshold_factor must be > 1, got {self.threshold_factor}")
+        if self.shot_rule not in SHOT_RULES:
+            raise ConfigError(f"shot_rule must be one of {', '.join(SHOT_RULES)}, got {self.shot_rule!r}")
+        if self.diversity not in DIVERSITY_MEASURES:
+            raise ConfigError(
+                f"diversity must be one of {', '.join(DIVERSITY_MEASURES)}, got {self.diversity!r}"
+            )
         if self.clip_length <= 0:
             raise ConfigError(f"clip_length must be > 0, got {self.clip_length}")
         if self.max_clips < 1:

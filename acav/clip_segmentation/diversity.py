@@ -20,6 +20,9 @@ import numpy as np
 
 from acav.core.decode import uniform_indices
 
+# "fingerprint": ours (below); "signature": the original's ffmpeg signature measure (signature.py).
+DIVERSITY_MEASURES = ("fingerprint", "signature")
+
 
 def window_descriptor(fingerprints: np.ndarray, first: int, last: int, samples: int) -> np.ndarray:
     """``[samples, D]`` float32 fingerprints of frames spread evenly over ``first..last``."""
@@ -40,14 +43,16 @@ def similarity_matrix(descriptors: list[np.ndarray]) -> np.ndarray:
     return sim
 
 
-def choose_diverse(similarity: np.ndarray, count: int, rng: random.Random) -> list[int]:
-    """Indices of ``count`` candidates: a random first pick, then each time the candidate whose
-    highest similarity to the chosen ones is lowest (ties: the earliest candidate). All candidates
-    when there are no more than ``count``."""
+def choose_diverse(
+    similarity: np.ndarray, count: int, rng: random.Random, first: int | None = None
+) -> list[int]:
+    """Indices of ``count`` candidates: a random first pick (or ``first``), then each time the
+    candidate whose highest similarity to the chosen ones is lowest (ties: the earliest candidate).
+    All candidates when there are no more than ``count``."""
     total = similarity.shape[0]
     if total <= count:
         return list(range(total))
-    chosen = [rng.randrange(total)]
+    chosen = [rng.randrange(total) if first is None else first]
     while len(chosen) < count:
         rest = [i for i in range(total) if i not in chosen]
         worst_match = [similarity[i, chosen].max() for i in rest]

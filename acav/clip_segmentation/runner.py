@@ -2,7 +2,7 @@
 
 Videos run in parallel worker processes. Each ends in one record appended to
 ``videos/clips/segmentation.log.jsonl``: ``ok`` with its clips, ``rejected`` (too_short, no_audio,
-no_video_stream, bad_id) or ``failed`` (corrupt, decode_error, cut_error, internal_error), with a
+no_video_stream, bad_id, no_long_shot) or ``failed`` (corrupt, decode_error, cut_error, internal_error), with a
 ``detail`` message. A re-run skips videos whose latest record is final for the same source file
 (same size and mtime): ``ok`` with all clips present, ``rejected``, and ``failed`` unless
 ``--retry-failed``.
@@ -12,36 +12,36 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import re
+import tempfile
 import time
 import traceback
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from acav.clip_segmentation.candidates import plan_windows
+from acav.clip_segmentation.candidates import Window, plan_windows
 from acav.clip_segmentation.config import SegmentConfig
 from acav.clip_segmentation.cutter import cut_clip, scale_filter
 from acav.clip_segmentation.diversity import choose_diverse, similarity_matrix, window_descriptor
-from acav.clip_segmentation.scores import analyse_video
+from acav.clip_segmentation.scores import VideoAnalysis, analyse_video
 from acav.clip_segmentation.shards import ClipEntry, bundle, complete_shards
 from acav.clip_segmentation.shots import anneal
+from acav.clip_segmentation.signature import choose_by_signature
 from acav.core.atomic import TMP_MARKER, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
+from acav.core.ids import is_safe_id
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, probe_media
 from acav.core.records import JsonlWriter, read_jsonl
+from acav.core.runlock import directory_lock
 from acav.core.threads import available_cores, thread_budget, threads_per_worker
 
 log = get_logger(__name__)
-
-# Characters allowed in a video id: they become part of clip names and WebDataset keys (a dot
-# would split the key), so anything else is rejected rather than guessed at.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ def video_seed(seed: int, video_id: str) -> int:
 
 
 def clip_filename(video_id: str, start: float) -> str:
-    return f"{video_id}_{int(start)}.mp4"
+    """``{id}_{int(start):03d}.mp4`` as in the original release (e.g. ``NgI3xyMX1Ss_069.mp4``).
+    Readers take names from the records and shard json, so unpadded names of older runs still work."""
+    return f"{video_id}_{int(start):03d}.mp4"
 
 
 def _source_facts(path: Path) -> dict[str, Any]:
@@ -88,6 +90,9 @@ def process_video(task: VideoTask) -> dict[str, Any]:
     record["seconds"] = round(time.perf_counter() - began, 3)
     record["config"] = {
         "threshold": cfg.threshold,
+        "shot_rule": cfg.shot_rule,
+        "keep_last_shot": cfg.keep_last_shot,
+        "diversity": cfg.diversity,
         "clip_length": cfg.clip_length,
         "max_clips": cfg.max_clips,
         "seed": cfg.seed,
@@ -98,7 +103,8 @@ def process_video(task: VideoTask) -> dict[str, Any]:
 
 def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
     cfg = task.config
-    if not _SAFE_ID.match(task.video_id):
+    # Ids become part of clip names and WebDataset keys (a dot would split the key).
+    if not is_safe_id(task.video_id):
         _outcome(record, "rejected", "bad_id", "video ids may only hold letters, digits, '_' and '-'")
         return
     try:
@@ -155,51 +161,67 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
         max_threshold=cfg.max_threshold,
         min_length=cfg.clip_length,
         wanted=cfg.max_clips,
+        keep_last=cfg.keep_last_shot,
+        rule=cfg.shot_rule,
     )
     long_shots = shots.long_shots(cfg.clip_length)
-    windows, fallback = plan_windows(analysis, long_shots, cfg.clip_length)
     record.update(
+        shot_rule=cfg.shot_rule,
         shots=len(shots.shots),
         long_shots=len(long_shots),
         threshold=round(shots.threshold, 6),
         threshold_tries=len(shots.tries),
         cuts=[round(c, 6) for c in shots.cuts],
-        candidates=len(windows),
-        fallback=fallback,
+        cut_free=shots.cut_free,
     )
-    if len(windows) > cfg.max_clips:
-        descriptors = [
-            window_descriptor(analysis.fingerprints, w.first, w.last, cfg.fingerprint_samples)
-            for w in windows
-        ]
-        rng = random.Random(video_seed(cfg.seed, task.video_id))
-        picked = choose_diverse(similarity_matrix(descriptors), cfg.max_clips, rng)
-        windows = sorted((windows[i] for i in picked), key=lambda w: w.start)
-
+    if not long_shots and cfg.shot_rule == "best":
+        _outcome(
+            record,
+            "rejected",
+            "no_long_shot",
+            f"no shot of >= {cfg.clip_length} s between the {len(shots.cuts)} cuts found at threshold "
+            f"{shots.threshold:.2f} (a clip never crosses a cut; --shot-rule original takes the centre)",
+        )
+        return
+    windows, fallback = plan_windows(analysis, long_shots, cfg.clip_length)
+    record.update(candidates=len(windows), fallback=fallback)
     clips_dir = Path(task.clips_dir)
     video_filter = scale_filter(info.width, info.height, cfg.scale_short_side)
+
+    def cut(window: Window, destination: Path) -> None:
+        # Window times are relative to the container start, and so is ffmpeg's input -ss
+        # (it adds the start time itself): pass them unchanged.
+        cut_clip(
+            path,
+            destination,
+            window.start,
+            cfg.clip_length,
+            with_audio=info.has_audio,
+            video_filter=video_filter,
+            crf=cfg.crf,
+            preset=cfg.preset,
+            audio_bitrate=cfg.audio_bitrate,
+            threads=cfg.ffmpeg_threads or task.threads,
+            timeout=cfg.cut_timeout,
+            mode=cfg.cut_mode,
+        )
+
+    if len(windows) > cfg.max_clips:
+        rng = random.Random(video_seed(cfg.seed, task.video_id))
+        try:
+            picked = _choose(windows, analysis, cfg, rng, cut)
+        except MediaError as exc:
+            _outcome(record, "failed", "cut_error", f"cutting candidates to compare them: {exc}")
+            return
+        windows = sorted((windows[i] for i in picked), key=lambda w: w.start)
+
     made: list[Path] = []
     clips = []
     for window in windows:
         name = clip_filename(task.video_id, window.start)
         destination = DataLayout.inside(clips_dir, name)
         try:
-            # Window times are relative to the container start, and so is ffmpeg's input -ss
-            # (it adds the start time itself): pass them unchanged.
-            cut_clip(
-                path,
-                destination,
-                window.start,
-                cfg.clip_length,
-                with_audio=info.has_audio,
-                video_filter=video_filter,
-                crf=cfg.crf,
-                preset=cfg.preset,
-                audio_bitrate=cfg.audio_bitrate,
-                threads=cfg.ffmpeg_threads or task.threads,
-                timeout=cfg.cut_timeout,
-                mode=cfg.cut_mode,
-            )
+            cut(window, destination)
         except MediaError as exc:
             for done in made:  # no half-finished set of clips for a failed video
                 done.unlink(missing_ok=True)
@@ -210,6 +232,26 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
         clips.append({"filename": name, "start": round(window.start, 6), "end": round(window.end, 6)})
     record["clips"] = clips
     _outcome(record, "ok", None, "fallback: no shot was long enough, took the centre" if fallback else None)
+
+
+def _choose(
+    windows: list[Window],
+    analysis: VideoAnalysis,
+    cfg: SegmentConfig,
+    rng: random.Random,
+    cut: Callable[[Window, Path], None],
+) -> list[int]:
+    """Indices of the ``cfg.max_clips`` most diverse windows by ``cfg.diversity``."""
+    if cfg.diversity == "signature":  # the original's: every candidate cut to disk, then compared
+        with tempfile.TemporaryDirectory(prefix="acav-signature-") as tmp:
+            paths = [str(Path(tmp) / f"candidate_{i}.mp4") for i in range(len(windows))]
+            for window, candidate in zip(windows, paths, strict=True):
+                cut(window, Path(candidate))
+            return choose_by_signature(paths, cfg.max_clips, rng)
+    descriptors = [
+        window_descriptor(analysis.fingerprints, w.first, w.last, cfg.fingerprint_samples) for w in windows
+    ]
+    return choose_diverse(similarity_matrix(descriptors), cfg.max_clips, rng)
 
 
 def list_raw_videos(layout: DataLayout) -> list[tuple[str, Path]]:
@@ -307,7 +349,12 @@ def clip_entries(records: dict[str, dict[str, Any]], video_ids: list[str]) -> li
 
 def run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
     """Process every raw video not done yet, bundle the new clips into shards; returns the summary,
-    also written to ``videos/clips/segmentation.report.json``."""
+    also written to ``videos/clips/segmentation.report.json``. One writer per data directory."""
+    with directory_lock(layout.root, "segment"):
+        return _run_segmentation(layout, cfg)
+
+
+def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
     began = time.time()
     layout.clips_dir.mkdir(parents=True, exist_ok=True)
     stale = remove_stale_temps(layout.clips_dir) + remove_stale_temps(layout.videos_dir)

@@ -33,6 +33,7 @@ from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.layout import DataLayout, list_shards
 from acav.core.logs import get_logger, progress
 from acav.core.records import JsonlWriter
+from acav.core.runlock import directory_lock
 
 log = get_logger(__name__)
 
@@ -308,4 +309,6 @@ def _now_iso() -> str:
 
 
 def run_clustering(data_dir: Path, config: ClusteringConfig) -> StageReport:
-    return ClusteringStage(data_dir, config).run()
+    """Stage 5 over ``data_dir``; one writer per data directory."""
+    with directory_lock(data_dir, "cluster"):
+        return ClusteringStage(data_dir, config).run()

@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary name beside the target, then rename.
 
 A reader (or a resumed run) therefore sees either the old file, or the complete new one,
-never a partial file. Temporary names contain ``.tmp-`` so they are easy to spot and clean.
+never a partial file. Temporary names are ``{name}.tmp-{pid}-{random}``: easy to spot, and
+:func:`remove_stale_temps` deletes only those whose writing process is gone.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from acav.core.runlock import pid_alive
+
 TMP_MARKER = ".tmp-"
 
 
@@ -22,7 +25,7 @@ def temp_path_for(path: str | os.PathLike[str]) -> Path:
     """A unique temporary path in the same directory as ``path`` (same filesystem, so rename is atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=path.name + TMP_MARKER, dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f"{path.name}{TMP_MARKER}{os.getpid()}-", dir=path.parent)
     try:
         # mkstemp creates 0600 files; outputs get the usual permissions (0666 less the umask).
         os.fchmod(fd, 0o666 & ~_umask())
@@ -96,14 +99,30 @@ def atomic_write_pickle(path: str | os.PathLike[str], obj: Any) -> None:
         pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def temp_owner(name: str) -> int | None:
+    """The pid in a temporary name ``x.tmp-{pid}-...``; None for names without one (older runs)."""
+    _, marker, rest = name.partition(TMP_MARKER)
+    pid, dash, _ = rest.partition("-")
+    return int(pid) if marker and dash and pid.isdigit() else None
+
+
 def remove_stale_temps(directory: str | os.PathLike[str]) -> int:
-    """Delete temporary files left by an interrupted run in ``directory``; returns how many."""
+    """Delete temporary files of dead processes in ``directory``; returns how many.
+
+    A temp whose pid is alive belongs to a running writer (e.g. a stage whose wrapper was killed)
+    and is kept. Names without a pid come from older versions and are removed.
+    """
     removed = 0
     directory = Path(directory)
     if not directory.is_dir():
         return 0
     for entry in directory.iterdir():
-        if TMP_MARKER in entry.name and entry.is_file():
+        if TMP_MARKER not in entry.name or not entry.is_file():
+            continue
+        owner = temp_owner(entry.name)
+        if owner is not None and pid_alive(owner):
+            continue
+        with contextlib.suppress(FileNotFoundError):
             entry.unlink()
             removed += 1
     return removed

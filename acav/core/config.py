@@ -8,14 +8,16 @@ A stage declares its options once, as a dataclass whose fields carry ``help`` me
 
 :func:`add_config_arguments` turns the fields into ``--min-duration`` flags, and
 :func:`load_config` merges the defaults, the stage's section of ``--config FILE.yaml`` (or
-``$ACAV_CONFIG``) and the flags the user actually gave. Unknown YAML keys are errors that name
-the file and key, so a typo never silently does nothing.
+``$ACAV_CONFIG``) and the flags the user actually gave. Unknown YAML keys and unknown section
+names are errors that name the file, section and key, and a value of the wrong type (``2.5`` for
+an integer option) is an error, never a silent truncation, so a typo never silently does nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import os
 import types
 import typing
@@ -29,6 +31,28 @@ C = TypeVar("C")
 
 class ConfigError(ValueError):
     pass
+
+
+# The six stages in pipeline order (= their folder names = their YAML sections), and every
+# section a config file may hold: the stage folder names plus the other commands' sections.
+# A command that reads a section not listed here adds it (``load_config`` also accepts the section
+# it is asked for), so a new command never trips over its own name.
+STAGE_SECTIONS: tuple[str, ...] = (
+    "metadata_filtering",
+    "video_download",
+    "clip_segmentation",
+    "feature_extraction",
+    "clustering",
+    "subset_selection",
+)
+KNOWN_SECTIONS: tuple[str, ...] = (
+    *STAGE_SECTIONS,
+    "demo",
+    "report",
+    "evaluation",
+    "correspondence_retrieval",
+    "export",
+)
 
 
 def _flag(name: str) -> str:
@@ -71,6 +95,11 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 
 
 def read_yaml_section(path: str | os.PathLike[str], section: str) -> dict[str, Any]:
+    """The ``section`` mapping of the YAML file ``path`` (``{}`` when absent).
+
+    Every top-level name must be a known section (:data:`KNOWN_SECTIONS` or ``section`` itself):
+    a misspelt section would otherwise be ignored silently.
+    """
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -80,10 +109,39 @@ def read_yaml_section(path: str | os.PathLike[str], section: str) -> dict[str, A
         raise ConfigError(f"{path}: invalid YAML ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of stage sections at the top level")
-    values = data.get(section) or {}
+    known = set(KNOWN_SECTIONS) | {section}
+    for name in data:
+        if str(name).replace("-", "_") not in known:
+            close = difflib.get_close_matches(str(name), sorted(known), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                f"{path}: unknown section '{name}' ({hint}sections are: {', '.join(sorted(known))})"
+            )
+    values = data.get(section)
+    if values is None:
+        values = data.get(section.replace("_", "-")) or {}
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: section '{section}' must be a mapping of option: value")
     return {str(k).replace("-", "_"): v for k, v in values.items()}
+
+
+def _as_int(value: Any) -> int:
+    """An int from an int, an integral float (``3.0``) or a numeric string; never truncates ``2.5``."""
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            return _as_int(float(text))
+    raise TypeError(value)
 
 
 def _coerce(value: Any, tp: Any, is_list: bool, where: str) -> Any:
@@ -103,11 +161,16 @@ def _coerce(value: Any, tp: Any, is_list: bool, where: str) -> Any:
                     return False
                 raise ValueError(value)
             return bool(value)
-        if tp in (int, float, str, Path):
+        if tp is int:
+            return _as_int(value)
+        if tp is float and isinstance(value, bool):
+            raise TypeError(value)
+        if tp in (float, str, Path):
             return tp(value)
         return value
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: cannot use {value!r} as {getattr(tp, '__name__', tp)}") from exc
+        kind = "an integer (no fractional part)" if tp is int else getattr(tp, "__name__", str(tp))
+        raise ConfigError(f"{where}: cannot use {value!r} as {kind}") from exc
 
 
 def load_config(
@@ -138,8 +201,11 @@ def load_config(
                 values[key] = getattr(args, key)
     for key, value in overrides.items():
         if key not in names:
-            raise ConfigError(f"unknown option '{key}' for {cls.__name__}")
-        values[key] = value
+            raise ConfigError(
+                f"unknown option '{key}' for {cls.__name__} (known: {', '.join(sorted(names))})"
+            )
+        tp, is_list = _base_type(hints[key])
+        values[key] = _coerce(value, tp, is_list, f"{section}.{key}")
     return cls(**values)
 
 

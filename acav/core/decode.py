@@ -130,6 +130,24 @@ def uniform_indices(available: int, wanted: int) -> np.ndarray:
     return np.clip(positions.astype(np.int64), 0, available - 1)
 
 
+def endpoint_indices(available: int, wanted: int) -> np.ndarray:
+    """``wanted`` indices from the first to the last of ``available`` frames, both included.
+
+    The original release's temporal sampling (and pytorchvideo's ``UniformTemporalSubsample``):
+    ``linspace(0, available - 1, wanted)`` computed in float32 by torch, truncated to integers.
+    """
+    if available <= 0:
+        raise ValueError("no frames to sample from")
+    import torch
+
+    return torch.linspace(0, available - 1, wanted).long().numpy()
+
+
+def _channel_mean(planes: np.ndarray) -> np.ndarray:
+    """[channels, samples] planar audio -> [1, samples], the mean of the channels."""
+    return planes if planes.shape[0] == 1 else planes.mean(axis=0, keepdims=True, dtype=np.float32)
+
+
 def read_audio(
     source: Source,
     *,
@@ -140,11 +158,14 @@ def read_audio(
 ) -> np.ndarray:
     """Decode the first audio stream resampled to ``sample_rate`` float32; shape [samples] (mono) or [ch, samples].
 
+    Mono is the plain mean of the source channels, (L+R)/2 for stereo, as the original release's
+    VGGish input (``np.mean`` over channels, then resampling); FFmpeg's own downmix would give
+    (L+R)/sqrt(2), 3 dB louder. Resampling is linear, so averaging after it is the same.
     Raises :class:`MediaError` naming the source when there is no audio stream or decoding fails.
     """
     import av
 
-    layout = "mono" if mono else "stereo"
+    layout = None if mono else "stereo"  # mono: keep the source channels, averaged below
     chunks: list[np.ndarray] = []
     try:
         with _open(source) as container:
@@ -154,9 +175,9 @@ def read_audio(
             resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
+                    chunks.append(_channel_mean(out.to_ndarray()) if mono else out.to_ndarray())
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
+                chunks.append(_channel_mean(out.to_ndarray()) if mono else out.to_ndarray())
     except MediaError:
         raise
     except Exception as exc:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from acav.core.logs import get_logger
+from acav.core.logs import get_logger, once_per_run
 
 if TYPE_CHECKING:
     import torch
@@ -22,8 +22,12 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 @functools.cache
 def _warn_cpu_fallback(reason: str) -> None:
-    # the cache makes this say it once per process, however many times a stage asks.
-    log.warning("%s; running on the CPU (slower).", reason)
+    # the cache makes this say it once per process, however many times a stage asks; once_per_run
+    # makes the stages of one run.sh say it once between them (later stages log it at debug level).
+    if once_per_run(f"cpu-fallback {reason}"):
+        log.warning("%s; running on the CPU (slower).", reason)
+    else:
+        log.debug("%s; running on the CPU.", reason)
 
 
 def gpu_may_be_visible() -> bool:

@@ -46,18 +46,21 @@ class MetadataRow:
 
 
 def metadata_json(text: Text, duration: int | None, video_length: bool = True) -> str:
-    """The JSON field of a line (FORMATS.md section 1): ``LatestDAFeature`` holds the texts,
-    ``VideoLength`` = duration + 1 and ``MediaVersionList[0].Duration`` (seconds, as strings)."""
+    """The JSON field of a line (FORMATS.md section 1), laid out as the original's example lines:
+    ``MediaVersionList`` (``[0].Duration``, seconds as a string) beside ``LatestDAFeature``, which
+    holds the texts and ``VideoLength`` = duration + 1 (an empty string without ``video_length``)."""
     feature: dict[str, object] = {
         "Title": text.title,
         "Description": text.description,
         "YouTubeCategory": text.category,
     }
-    if video_length and duration is not None:
-        feature["VideoLength"] = str(duration + 1)
     if duration is not None:
-        feature["MediaVersionList"] = [{"Duration": str(duration)}]
-    return json.dumps({"LatestDAFeature": feature}, ensure_ascii=False, separators=(", ", ": "))
+        feature["VideoLength"] = str(duration + 1) if video_length else ""
+    obj: dict[str, object] = {}
+    if duration is not None:
+        obj["MediaVersionList"] = [{"Duration": str(duration)}]
+    obj["LatestDAFeature"] = feature
+    return json.dumps(obj, ensure_ascii=False, separators=(", ", ": "))
 
 
 def _kept_text(position: int, order: np.ndarray) -> Text:
@@ -97,10 +100,10 @@ def build_rows(config: DemoConfig, plans: list[VideoPlan]) -> list[MetadataRow]:
     rows: list[MetadataRow] = []
     for position, plan in enumerate(plans):
         text = _kept_text(position, order)
-        # Every eighth kept row lacks VideoLength: stage 1 must fall back to MediaVersionList.
+        # Every eighth kept row has an empty VideoLength: stage 1 must fall back to MediaVersionList.
         fallback = position % 8 == 3
         field = watch_url(plan.youtube_id) if use_url[position] else plan.youtube_id
-        note = "no VideoLength (duration from MediaVersionList)" if fallback else ""
+        note = "empty VideoLength (duration from MediaVersionList)" if fallback else ""
         rows.append(
             MetadataRow(
                 f"{field}\t{metadata_json(text, plan.duration, video_length=not fallback)}",

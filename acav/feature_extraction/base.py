@@ -26,8 +26,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from acav.core.decode import uniform_indices
+from acav.core.decode import endpoint_indices, uniform_indices
 
+SAMPLING_CHOICES = ("linspace", "midpoint")  # see VisualInput.sampling
+CROP_CHOICES = ("center", "start")  # see VisualInput.crop_position
 VISUAL = "visual"
 AUDIO = "audio"
 
@@ -46,6 +48,11 @@ class VisualInput:
     With ``pair_offset`` = k > 0, each sampled frame is followed by the frame k later, so
     ``T = 2 * num_frames`` (sampled, its successor, sampled, ...): short-term motion at a known
     frame distance, which widely spaced samples cannot show.
+
+    ``sampling``: ``"midpoint"`` takes the middle frame of ``num_frames`` equal segments;
+    ``"linspace"`` spreads them from the first frame to the last, both included (the original
+    release's SlowFast input). ``crop_position``: ``"center"``, or ``"start"`` for the top/left
+    crop (PySlowFast's ``spatial_idx=0``, what the original release used).
     """
 
     num_frames: int
@@ -53,12 +60,21 @@ class VisualInput:
     crop: int | None = None
     size: tuple[int, int] | None = None
     pair_offset: int = 0
+    sampling: str = "midpoint"
+    crop_position: str = "center"
+
+    def __post_init__(self) -> None:
+        if self.sampling not in SAMPLING_CHOICES:
+            raise ValueError(f"sampling must be one of {SAMPLING_CHOICES}, got {self.sampling!r}")
+        if self.crop_position not in CROP_CHOICES:
+            raise ValueError(f"crop_position must be one of {CROP_CHOICES}, got {self.crop_position!r}")
 
     def frame_indices(self, available: int) -> np.ndarray:
         """Which of ``available`` decoded frames fill the output, in output order."""
+        spread = endpoint_indices if self.sampling == "linspace" else uniform_indices
         if self.pair_offset <= 0:
-            return uniform_indices(available, self.num_frames)
-        base = uniform_indices(max(1, available - self.pair_offset), self.num_frames)
+            return spread(available, self.num_frames)
+        base = spread(max(1, available - self.pair_offset), self.num_frames)
         following = np.minimum(base + self.pair_offset, available - 1)
         return np.stack([base, following], axis=1).reshape(-1)
 

@@ -148,6 +148,8 @@ def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.nd
         if h < spec.crop or w < spec.crop:
             raise ClipError(f"{name}: frames {w}x{h} are smaller than the {spec.crop} crop")
         top, left = (h - spec.crop) // 2, (w - spec.crop) // 2
+        if spec.crop_position == "start":  # PySlowFast spatial_idx 0: the top or left crop
+            top = left = 0
         frames = np.ascontiguousarray(frames[:, top : top + spec.crop, left : left + spec.crop])
     return frames
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from acav.core.config import ConfigError
 from acav.core.threads import thread_budget
-from acav.feature_extraction.base import AUDIO_EXTRACTORS, VISUAL_EXTRACTORS
+from acav.feature_extraction.base import AUDIO_EXTRACTORS, CROP_CHOICES, SAMPLING_CHOICES, VISUAL_EXTRACTORS
 
 CONFIG_SECTION = "feature_extraction"
 DTYPE_CHOICES = ("float32", "float16")
@@ -69,6 +69,22 @@ class ExtractionConfig:
             "choices": POOLING_CHOICES,
         },
     )
+    slowfast_sampling: str = field(
+        default="linspace",
+        metadata={
+            "help": "SlowFast's 32 frames: linspace (first to last frame, both included; the original release's and "
+            "pytorchvideo's sampling) or midpoint (middle frames of 32 equal segments)",
+            "choices": SAMPLING_CHOICES,
+        },
+    )
+    slowfast_crop: str = field(
+        default="center",
+        metadata={
+            "help": "SlowFast's 256x256 crop after the short side is scaled to 256: center (the model's single-crop "
+            "test view) or start (top/left, PySlowFast spatial_idx 0, as the original release)",
+            "choices": CROP_CHOICES,
+        },
+    )
     shards: list[str] = field(
         default_factory=list,
         metadata={
@@ -94,6 +110,8 @@ class ExtractionConfig:
             "audio_extractor": AUDIO_EXTRACTORS,
             "dtype": DTYPE_CHOICES,
             "slowfast_pooling": POOLING_CHOICES,
+            "slowfast_sampling": SAMPLING_CHOICES,
+            "slowfast_crop": CROP_CHOICES,
         }
         for name, allowed in checks.items():
             if getattr(self, name) not in allowed:

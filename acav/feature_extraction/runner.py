@@ -20,13 +20,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from braceexpand import braceexpand
-
 from acav.core.atomic import remove_stale_temps
 from acav.core.config import ConfigError, config_to_dict
 from acav.core.layout import DataLayout, list_shards, shard_index, shard_name
 from acav.core.logs import get_logger, progress
+from acav.core.patterns import iter_braces
 from acav.core.records import JsonlWriter, read_jsonl
+from acav.core.runlock import directory_lock
 from acav.core.threads import limit_threads
 from acav.feature_extraction.base import AUDIO, VISUAL, Extractor, ExtractorOptions, create_extractor
 from acav.feature_extraction.dataset import ShardInput, read_shard_json
@@ -43,14 +43,28 @@ class ExtractionError(RuntimeError):
 
 
 # --- which shards ------------------------------------------------------------------------------
+MAX_MISSING_SHARDS = 1000  # stop expanding --shards after this many names that do not exist
+MAX_PATTERN_NAMES = 10_000_000  # and after this many names in all (duplicates included)
+
+
 def resolve_shards(input_dir: Path, patterns: list[str] | None) -> list[ShardInput]:
-    """All shards in ``input_dir``, or those named by ``patterns`` (names, files, indices, braces)."""
+    """All shards in ``input_dir``, or those named by ``patterns`` (names, files, indices, braces).
+
+    Patterns are expanded one name at a time and checked against the shards present, so memory is
+    bounded by the shards on disk, never by the pattern (``shard-{000000..99999999}``).
+    """
+    tars = list_shards(input_dir, ".tar")
     if not patterns:
-        tars = list_shards(input_dir, ".tar")
         return [ShardInput(p.name[:-4], p, p.with_suffix(".json")) for p in tars]
-    names: list[str] = []
+    present = {p.name[:-4] for p in tars}
+    chosen: set[str] = set()
+    missing: list[str] = []
+    missing_count = seen = 0
     for pattern in patterns:
-        for item in braceexpand(str(pattern)):
+        for item in iter_braces(str(pattern)):
+            seen += 1
+            if missing_count >= MAX_MISSING_SHARDS or seen > MAX_PATTERN_NAMES:
+                break
             item = item.strip()
             if not item:
                 continue
@@ -58,13 +72,19 @@ def resolve_shards(input_dir: Path, patterns: list[str] | None) -> list[ShardInp
                 name = shard_name(int(item)) if item.isdigit() else shard_name(shard_index(item))
             except ValueError as exc:
                 raise ConfigError(f"--shards: {exc}") from None
-            if name not in names:
-                names.append(name)
-    missing = [n for n in names if not (input_dir / f"{n}.tar").is_file()]
+            if name in present:
+                chosen.add(name)
+                continue
+            missing_count += 1
+            if len(missing) < 5:
+                missing.append(name)
+    if seen > MAX_PATTERN_NAMES:
+        raise ConfigError(f"--shards expands to more than {MAX_PATTERN_NAMES} names; list fewer shards")
     if missing:
-        shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise ConfigError(f"--shards: {len(missing)} shard(s) not found in {input_dir}: {shown}")
-    names.sort(key=shard_index)
+        shown = ", ".join(missing) + (" ..." if missing_count > len(missing) else "")
+        at_least = "at least " if missing_count >= MAX_MISSING_SHARDS else ""
+        raise ConfigError(f"--shards: {at_least}{missing_count} shard(s) not found in {input_dir}: {shown}")
+    names = sorted(chosen, key=shard_index)
     return [ShardInput(n, input_dir / f"{n}.tar", input_dir / f"{n}.json") for n in names]
 
 
@@ -116,7 +136,11 @@ class DeviceRunner:
             weights_dir=config.weights_dir,
             allow_random_weights=config.allow_random_weights,
             autocast=config.autocast,
-            extra={"slowfast_pooling": config.slowfast_pooling},
+            extra={
+                "slowfast_pooling": config.slowfast_pooling,
+                "slowfast_sampling": config.slowfast_sampling,
+                "slowfast_crop": config.slowfast_crop,
+            },
         )
         self.visual: Extractor = create_extractor(config.visual_extractor, options, VISUAL)
         self.audio: Extractor = create_extractor(config.audio_extractor, options, AUDIO)
@@ -354,7 +378,13 @@ def _refuse_other_extractors(done: list[ShardInput], config: ExtractionConfig, r
 
 
 def run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int = 0) -> RunSummary:
-    """Run stage 4 over ``layout`` with ``config``; finished shards are skipped unless ``overwrite``."""
+    """Run stage 4 over ``layout`` with ``config``; finished shards are skipped unless ``overwrite``.
+    One writer per data directory."""
+    with directory_lock(layout.root, "extract"):
+        return _run_extraction(config, layout, verbosity)
+
+
+def _run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int = 0) -> RunSummary:
     from acav.core.device import visible_devices
 
     started = time.perf_counter()

@@ -1,7 +1,9 @@
 """``slowfast_r50``: SlowFast 8x8 ResNet-50 (Kinetics-400) layer features, the paper's visual extractor.
 
-32 frames sampled uniformly over the clip, short side resized to 256 and centre-cropped to
-256 x 256 in the decoding workers; the model code (``models/slowfast.py``) normalises, builds the
+32 frames from the first to the last frame of the clip (``linspace``, as the original release;
+``--slowfast-sampling midpoint`` takes segment midpoints), short side resized to 256 and
+centre-cropped to 256 x 256 (``--slowfast-crop start``: the top/left crop of the original) in the
+decoding workers; the model code (``models/slowfast.py``) normalises, builds the
 slow pathway (alpha = 4) and returns stages s1..s5 pooled over time and space, both pathways
 concatenated: widths 88, 352, 704, 1408, 2304.
 """
@@ -41,7 +43,13 @@ class SlowFastExtractor(Extractor):
     layer_widths = tuple(SLOWFAST_LAYER_WIDTHS)
 
     def input_spec(self) -> VisualInput:
-        return VisualInput(num_frames=SLOWFAST_NUM_FRAMES, short_side=SLOWFAST_CROP, crop=SLOWFAST_CROP)
+        return VisualInput(
+            num_frames=SLOWFAST_NUM_FRAMES,
+            short_side=SLOWFAST_CROP,
+            crop=SLOWFAST_CROP,
+            sampling=self.options.extra.get("slowfast_sampling", "linspace"),
+            crop_position=self.options.extra.get("slowfast_crop", "center"),
+        )
 
     def prepare(self, data: np.ndarray) -> torch.Tensor:
         expected = (SLOWFAST_NUM_FRAMES, SLOWFAST_CROP, SLOWFAST_CROP, 3)

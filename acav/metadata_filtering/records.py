@@ -3,7 +3,9 @@
 Nothing here raises on bad input: a line that cannot be used becomes a :class:`Rejection` whose
 reason starts with a stable code (``empty line``, ``line too long``, ``parse``, ``id``).
 Fields that may legitimately be absent (title, description, category) become empty strings;
-the duration follows the paper: VideoLength - 1, else MediaVersionList[0].Duration, else 0.
+the duration follows the original release: ``LatestDAFeature.VideoLength`` - 1, else
+``MediaVersionList[0].Duration`` (``MediaVersionList`` is a top-level key of the JSON object, beside
+``LatestDAFeature``; a copy nested inside ``LatestDAFeature`` is accepted too), else 0.
 """
 
 from __future__ import annotations
@@ -68,22 +70,43 @@ def _seconds(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def video_duration(feature: dict[str, Any]) -> tuple[float, str]:
-    """``(duration, note)``: VideoLength - 1, else MediaVersionList[0].Duration, else ``(0, why)``."""
-    length = _seconds(feature.get("VideoLength"))
+def _length_seconds(value: Any) -> float | None:
+    """A usable VideoLength: a finite number >= 0 (the original takes only digit strings, so a
+    negative length falls back to MediaVersionList as there)."""
+    number = _seconds(value)
+    return number if number is not None and number >= 0 else None
+
+
+def media_versions(obj: dict[str, Any], feature: dict[str, Any]) -> tuple[Any, str]:
+    """``(MediaVersionList, where)``: the top-level key (the original's layout) when present, else
+    the one nested in ``LatestDAFeature`` (tolerance for re-exported metadata)."""
+    if obj.get("MediaVersionList") is not None:
+        return obj["MediaVersionList"], "MediaVersionList"
+    if feature.get("MediaVersionList") is not None:
+        return feature["MediaVersionList"], "LatestDAFeature.MediaVersionList"
+    return None, "MediaVersionList"
+
+
+def video_duration(feature: dict[str, Any], obj: dict[str, Any] | None = None) -> tuple[float, str]:
+    """``(duration, note)``: VideoLength - 1, else MediaVersionList[0].Duration, else ``(0, why)``.
+
+    ``feature`` is ``LatestDAFeature``; ``obj`` the whole JSON object, where ``MediaVersionList``
+    normally lives (see :func:`media_versions`).
+    """
+    length = _length_seconds(feature.get("VideoLength"))
     if length is not None:
         return length - 1.0, ""
     problems = [f"VideoLength {shorten(feature.get('VideoLength'), 30)}"]
-    versions = feature.get("MediaVersionList")
+    versions, where = media_versions(obj if obj is not None else {}, feature)
     if isinstance(versions, list) and versions and isinstance(versions[0], dict):
         duration = _seconds(versions[0].get("Duration"))
         if duration is not None:
             return duration, ""
-        problems.append(f"MediaVersionList[0].Duration {shorten(versions[0].get('Duration'), 30)}")
+        problems.append(f"{where}[0].Duration {shorten(versions[0].get('Duration'), 30)}")
     elif isinstance(versions, list):
-        problems.append("MediaVersionList empty or without an object")
+        problems.append(f"{where} empty or without an object")
     else:
-        problems.append(f"MediaVersionList is {_type_name(versions)}")
+        problems.append(f"{where} is {_type_name(versions)}")
     return 0.0, "no usable duration: " + ", ".join(problems)
 
 
@@ -169,7 +192,7 @@ def parse_line(raw: bytes) -> MetadataRecord | Rejection:
         if isinstance(value, Rejection):
             return Rejection(value.reason, youtube_id)
         fields[key] = value
-    duration, note = video_duration(feature)
+    duration, note = video_duration(feature, obj)
     return MetadataRecord(
         youtube_id=youtube_id,
         title=fields["Title"],

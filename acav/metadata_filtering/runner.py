@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from acav.core.atomic import atomic_open, atomic_write_json
+from acav.core.atomic import atomic_open, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.logs import get_logger, progress
 from acav.metadata_filtering.config import FilterConfig
@@ -163,6 +163,9 @@ def _clean_reason(reason: str) -> str:
     return reason.replace("\t", " ").replace("\r", " ").replace("\n", " ")
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
 class _NullSink:
     def write(self, data: bytes) -> int:
         return len(data)
@@ -191,7 +194,11 @@ def filter_file(
     line_filter = line_filter or LineFilter(config)
     loop_started = time.perf_counter()
     report = FilterReport(list(line_filter.rule_names), each_rule=config.report_each_rule)
+    if write_outputs:
+        remove_stale_temps(kept_path.parent)  # e.g. filtered.tsv.tmp-* of a killed run (live ones stay)
     with open(input_path, "rb") as handle:
+        if handle.peek(len(UTF8_BOM))[: len(UTF8_BOM)] == UTF8_BOM:  # written by some editors/Excel
+            handle.read(len(UTF8_BOM))
         if write_outputs:
             kept_cm: Any = atomic_open(kept_path, "wb")
             rejects_cm: Any = atomic_open(rejects_path, "wb")

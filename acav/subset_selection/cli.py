@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from acav.subset_selection.runner import NoInputError, run_selection
+    from acav.subset_selection.runner import EmptySelectionError, NoInputError, run_selection
 
     config = load_config(SelectConfig, "subset_selection", args)
     try:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     layout = DataLayout(args.data_dir)
     try:
         summary = run_selection(layout, config)
-    except NoInputError as exc:
+    except (NoInputError, EmptySelectionError) as exc:
         log.error("%s", exc)
         return 1
     except ValueError as exc:  # e.g. a pairing that has no pairs for these clusterings

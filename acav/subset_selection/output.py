@@ -29,6 +29,7 @@ from typing import IO
 import numpy as np
 
 from acav.core.atomic import atomic_open
+from acav.core.ids import output_id_problem
 from acav.core.layout import shard_index
 from acav.core.logs import get_logger
 
@@ -39,6 +40,11 @@ MISSING_SEGMENT = [-1.0, -1.0]
 
 
 _PLAIN_NAME = re.compile(r"[^/]+\.mp4\Z")
+# Newline-joined ids that output_id_problem accepts, one regex pass for a whole shard: each is
+# [A-Za-z0-9_-]+ and does not start with "-" (the one formula prefix among those characters)
+# unless it is an 11-character YouTube id.
+_PLAIN_ID = r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*|-[A-Za-z0-9_-]{10})"
+_PLAIN_IDS = re.compile(rf"{_PLAIN_ID}(?:\n{_PLAIN_ID})*\Z")
 
 
 def file_stems(names: list[str]) -> list[str]:
@@ -121,7 +127,8 @@ class MetadataIndex:
             if _parse_meta(row) is None:
                 self._problem(
                     f"{path}:{i}",
-                    "malformed metadata entry (needs filename, a printable id, segment [start, end] of finite numbers)",
+                    "malformed metadata entry (needs filename, an id of [A-Za-z0-9_-] not starting like a "
+                    "formula, segment [start, end] of finite numbers)",
                     record,
                 )
                 continue
@@ -141,7 +148,7 @@ def _all_valid(rows: list) -> bool:
         return False
     if set(map(type, names)) != {str} or set(map(type, ids)) != {str} or set(map(type, segments)) != {list}:
         return False
-    if not all(ids) or not all(map(str.isprintable, ids)) or set(map(len, segments)) != {2}:
+    if not _PLAIN_IDS.match("\n".join(ids)) or set(map(len, segments)) != {2}:
         return False
     values = [x for segment in segments for x in segment]
     if not set(map(type, values)) <= {float, int}:
@@ -158,8 +165,8 @@ def _parse_meta(row: object) -> tuple[str, list[float]] | None:
     video_id, segment = row.get("id"), row.get("segment")
     if not isinstance(video_id, str | int) or isinstance(video_id, bool):
         return None
-    if not str(video_id) or not str(video_id).isprintable():
-        return None  # a newline or other control character would break one-clip-per-line output
+    if output_id_problem(str(video_id)) is not None:
+        return None  # control characters, commas, quotes, formula prefixes (acav.core.ids)
     if not isinstance(segment, list | tuple) or len(segment) != 2:
         return None
     if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in segment):
@@ -201,3 +208,10 @@ def write_output_csv(path: Path, clips: Iterable[tuple[str, str]], metadata: Met
     """Stream all selected clips into ``path`` atomically; returns the number of clips without metadata."""
     with atomic_open(path, "w", newline="") as handle:
         return write_rows(handle, clips, metadata)
+
+
+def write_selection_order(path: Path, steps: Iterable[list]) -> None:
+    """``SHARD_NAME,FILENAME,PARTITION,STEP`` per selected clip whose greedy step is known (the
+    order clips were added within their partition, 1-based); read by ``acav export``."""
+    with atomic_open(path, "w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(steps)

@@ -64,6 +64,16 @@ class Partition:
     def size(self) -> int:
         return int(self.labels.shape[0])
 
+    @property
+    def clip_shard(self) -> list[str]:
+        """The shard_name of every clip (a list of N strings: for reports, not for 10M clips)."""
+        return [shard for shard, _ in self.clip_names(np.arange(self.size))]
+
+    @property
+    def clip_file(self) -> list[str]:
+        """The filename of every clip (a list of N strings: for reports, not for 10M clips)."""
+        return [name for _, name in self.clip_names(np.arange(self.size))]
+
     def clip_names(self, indices: np.ndarray) -> list[tuple[str, str]]:
         """``(shard_name, filename)`` of the clips at ``indices`` (ascending), for output.csv."""
         indices = np.asarray(indices, dtype=np.int64)

@@ -14,9 +14,10 @@ from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
+from acav.core.runlock import directory_lock
 from acav.subset_selection.config import SelectConfig
 from acav.subset_selection.greedy import SelectionParams, SelectionResult, select_partition, target_size
-from acav.subset_selection.output import MetadataIndex, write_output_csv
+from acav.subset_selection.output import MetadataIndex, write_output_csv, write_selection_order
 from acav.subset_selection.pairings import make_pairs
 from acav.subset_selection.partitions import LoadReport, Partition, group_shards, load_partition
 
@@ -25,6 +26,10 @@ log = get_logger(__name__)
 
 class NoInputError(RuntimeError):
     """There are no cluster shards to select from."""
+
+
+class EmptySelectionError(RuntimeError):
+    """Cluster shards exist but no clip in them is usable: the previous output is kept."""
 
 
 @dataclass
@@ -68,16 +73,31 @@ class ChosenClips:
         self._rows: list[tuple[str, str]] = []  # (shard, filename) per clip, in arrival order
         self._numbers: list[np.ndarray] = []
         self._positions: list[np.ndarray] = []
+        self._steps: list[tuple[np.ndarray, int]] = []  # (rows of each added clip in step order, partition)
 
     @property
     def size(self) -> int:
         return len(self._rows)
 
-    def add(self, partition: Partition, selected: np.ndarray) -> None:
+    def add(self, partition: Partition, selected: np.ndarray, order: np.ndarray | None = None) -> None:
+        """Keep ``selected`` of ``partition``; ``order``: the same clips in the order they were added."""
         positions = np.sort(np.asarray(selected, dtype=np.int64))
+        if order is not None:
+            at = np.searchsorted(positions, order)
+            if at.size != positions.size or not np.array_equal(
+                positions[np.minimum(at, positions.size - 1)], order
+            ):
+                raise ValueError(f"partition {partition.name}: the step order is not the selected clips")
+            self._steps.append((len(self._rows) + at, partition.number))
         self._rows.extend(partition.clip_names(positions))
         self._positions.append(positions)
         self._numbers.append(np.full(positions.size, partition.number, dtype=np.int64))
+
+    def steps(self) -> Iterator[list]:
+        """``[shard, filename, partition number, 1-based step]`` per clip whose step is known."""
+        for rows, number in self._steps:
+            for step, i in enumerate(rows.tolist(), start=1):
+                yield [*self._rows[i], number, step]
 
     def in_output_order(self) -> Iterator[tuple[str, str]]:
         if not self._rows:
@@ -95,7 +115,13 @@ class ChosenClips:
 
 
 def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
-    """Select clips from every partition; write output.csv and the selection log; return the log."""
+    """Select clips from every partition; write output.csv and the selection log; return the log.
+    One writer per data directory."""
+    with directory_lock(layout.root, "select"):
+        return _run_selection(layout, config)
+
+
+def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     config.validate()
     started = time.time()
     paths = resolve_paths(layout, config)
@@ -126,7 +152,7 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     entries: list[dict] = []
 
     def finish(partition: Partition, pairs: list[tuple[int, int]], result: SelectionResult) -> None:
-        chosen.add(partition, result.selected)
+        chosen.add(partition, result.selected, result.order)
         entries.append(_partition_entry(partition, pairs, result, config))
         log.info(
             "partition %s: %d of %d clips, objective %.4f (random subset %.4f), %.2f s",
@@ -162,8 +188,16 @@ def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     if pending:
         _run_torch_batch(pending, config, params, device, finish)
 
+    if not entries:
+        shown = "; ".join(f"{p['where']}: {p['reason']}" for p in report.problems[:3])
+        raise EmptySelectionError(
+            f"no clip in {paths.clusters_dir} is usable ({len(report.problems)} problem(s), e.g. {shown}); "
+            f"{paths.output} was not written (the previous one, if any, is kept). Fix the cluster shards "
+            "(re-run stage 5) or --ncentroids, then re-run"
+        )
     metadata = MetadataIndex(paths.videos_dir)
     missing = write_output_csv(paths.output, chosen.in_output_order(), metadata)
+    write_selection_order(paths.output.with_suffix(".order.csv"), chosen.steps())
     remove_stale_temps(paths.output.parent)
     summary = {
         "hostname": socket.gethostname(),

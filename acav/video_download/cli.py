@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from acav.core.config import ConfigError, add_config_arguments, config_to_dict, load_config
@@ -41,6 +40,14 @@ def resolve_paths(config: DownloadConfig, data_dir: Path) -> tuple[Path, Path]:
     return input_path, output_dir
 
 
+def check_paths(config: DownloadConfig) -> None:
+    """Paths the options name must exist before any download starts (CLI and Python API)."""
+    if config.source_dir is not None and not Path(config.source_dir).is_dir():
+        raise ConfigError(f"--source-dir {config.source_dir} is not a directory")
+    if config.cookies is not None and not Path(config.cookies).is_file():
+        raise ConfigError(f"--cookies {config.cookies} is not a file")
+
+
 def run(args: argparse.Namespace) -> int:
     from acav.video_download.runner import AlreadyRunning, DownloadRunner
 
@@ -49,10 +56,7 @@ def run(args: argparse.Namespace) -> int:
     log.info(
         "download: %s -> %s (%s)", input_path, output_dir, json.dumps(config_to_dict(config), default=str)
     )
-    if config.source_dir is not None and not Path(config.source_dir).is_dir():
-        raise ConfigError(f"--source-dir {config.source_dir} is not a directory")
-    if config.cookies is not None and not Path(config.cookies).is_file():
-        raise ConfigError(f"--cookies {config.cookies} is not a file")
+    check_paths(config)
     runner = DownloadRunner(config, input_path, output_dir)
     try:
         summary = runner.run()
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "print_summary_json", False):
         print(json.dumps(summary.to_dict(), indent=2))
     else:
-        print(summary.text(), file=sys.stderr)
-        print(f"log: {runner.log_path}\nsummary: {runner.summary_path}", file=sys.stderr)
+        # The summary is the command's output: stdout, as in every stage (logs go to stderr).
+        print(summary.text())
+        print(f"log: {runner.log_path}\nsummary: {runner.summary_path}")
     return 0

@@ -13,6 +13,7 @@ UNAVAILABLE = "unavailable"
 PRIVATE = "private"
 RESTRICTED = "age/geo restricted"
 RATE_LIMITED = "rate limited"
+BOT_CHECK = "bot check"  # YouTube: "Sign in to confirm you're not a bot" (the client/IP is blocked)
 NETWORK = "network"
 NO_AUDIO = "no audio"
 INVALID_FILE = "invalid file"
@@ -24,6 +25,7 @@ ERROR_CLASSES = (
     PRIVATE,
     RESTRICTED,
     RATE_LIMITED,
+    BOT_CHECK,
     NETWORK,
     NO_AUDIO,
     INVALID_FILE,
@@ -32,7 +34,18 @@ ERROR_CLASSES = (
 )
 
 # Worth another attempt later; everything else is permanent for this run.
-TRANSIENT = frozenset({NETWORK, RATE_LIMITED})
+TRANSIENT = frozenset({NETWORK, RATE_LIMITED, BOT_CHECK})
+# YouTube refusing the client rather than one video: when these spike, the whole run backs off.
+THROTTLING = frozenset({RATE_LIMITED, BOT_CHECK})
+
+UPDATE_HINT = (
+    "YouTube changes often and an old yt-dlp fails in these ways: update it with "
+    "'.venv/bin/python -m pip install -U yt-dlp' (or 'pip install -U yt-dlp' in your environment)"
+)
+THROTTLING_HINT = (
+    "give yt-dlp your browser's YouTube session (--cookies-from-browser firefox, or --cookies FILE), "
+    "use fewer --workers and a --sleep-interval, or a --proxy"
+)
 
 
 class DownloadFailure(Exception):
@@ -54,6 +67,14 @@ class Cancelled(Exception):
 
 # Ordered: the first match wins. Patterns are lower-case fragments of yt-dlp / YouTube messages.
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (BOT_CHECK, re.compile(r"confirm you'?re not a bot|confirm that you'?re not a bot|not a robot")),
+    (
+        RATE_LIMITED,
+        re.compile(
+            r"request limit|rate-limited by youtube|session has been rate[- ]limited|"
+            r"content isn'?t available,? try again later|this content isn'?t available.{0,20}try again"
+        ),
+    ),
     (PRIVATE, re.compile(r"private video|video is private|this video is private")),
     (
         RESTRICTED,
@@ -120,7 +141,8 @@ def classify_status(status: int) -> str:
 
 
 def classify_message(message: str) -> str:
-    lowered = message.lower()
+    # YouTube's messages use typographic apostrophes ("you’re"); compare on plain ones.
+    lowered = message.lower().replace("\u2019", "'").replace("\u2018", "'")
     for error_class, pattern in _PATTERNS:
         if pattern.search(lowered):
             return error_class
@@ -137,7 +159,7 @@ def classify(exc: BaseException) -> DownloadFailure:
         error_class = classify_status(status)
         # The message can still be more specific (YouTube's 403 "Private video" pages, etc.).
         by_text = classify_message(message)
-        if by_text in (PRIVATE, RESTRICTED, RATE_LIMITED):
+        if by_text in (PRIVATE, RESTRICTED, RATE_LIMITED, BOT_CHECK):
             error_class = by_text
         return DownloadFailure(error_class, message)
     if isinstance(exc, (TimeoutError, ConnectionError)):

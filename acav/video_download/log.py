@@ -17,6 +17,7 @@ from typing import Any
 
 from acav.core.atomic import atomic_write_json
 from acav.core.records import JsonlWriter, read_jsonl
+from acav.video_download.errors import OTHER, THROTTLING, THROTTLING_HINT, UPDATE_HINT
 
 OK = "ok"
 SKIPPED = "skipped"
@@ -118,6 +119,8 @@ class Summary:
     retried_attempts: int = 0
     bytes_downloaded: int = 0
     interrupted: bool = False
+    pauses: int = 0  # run-wide back-off pauses (YouTube refusing: rate limited, bot check)
+    paused_seconds: float = 0.0
 
     def fill(self, log: DownloadLog, seconds: float) -> Summary:
         self.finished = utc_now()
@@ -154,6 +157,15 @@ class Summary:
             )
         if self.retried_attempts:
             lines.append(f"  {self.retried_attempts} failed attempt(s) were retried")
+        if self.pauses:
+            lines.append(
+                f"  YouTube refused downloads: the whole run paused {self.pauses} time(s), "
+                f"{self.paused_seconds:.0f} s in all"
+            )
+        if THROTTLING & set(self.failed_by_class):
+            lines.append(f"  refused by YouTube (rate limited / bot check): {THROTTLING_HINT}")
+        if (THROTTLING | {OTHER}) & set(self.failed_by_class) and self.source != "local":
+            lines.append(f"  {UPDATE_HINT}")
         return "\n".join(lines)
 
 

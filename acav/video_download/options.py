@@ -55,6 +55,14 @@ class DownloadConfig:
     cookies: Path | None = field(
         default=None, metadata={"help": "Netscape-format cookies file given to yt-dlp"}
     )
+    cookies_from_browser: str | None = field(
+        default=None,
+        metadata={
+            "help": "take YouTube cookies from a browser profile on this machine, as yt-dlp's "
+            "BROWSER[+KEYRING][:PROFILE][::CONTAINER], e.g. firefox or chrome:Profile 1 "
+            "(the remedy for 'Sign in to confirm you're not a bot')"
+        },
+    )
     proxy: str | None = field(default=None, metadata={"help": "proxy URL, e.g. socks5://127.0.0.1:1080"})
     max_duration: float | None = field(
         default=None,
@@ -70,6 +78,18 @@ class DownloadConfig:
     retry_max_delay: float = field(
         default=300.0, metadata={"help": "upper bound of one retry delay in seconds"}
     )
+    backoff_threshold: int = field(
+        default=5,
+        metadata={
+            "help": "pause ALL downloads when this many of the last --backoff-window attempts were "
+            "refused by YouTube (rate limited, bot check); 0: never"
+        },
+    )
+    backoff_window: int = field(default=20, metadata={"help": "attempts looked at for --backoff-threshold"})
+    backoff_pause: float = field(
+        default=120.0, metadata={"help": "first run-wide pause in seconds; doubles for each spike in a row"}
+    )
+    backoff_max_pause: float = field(default=1800.0, metadata={"help": "longest run-wide pause in seconds"})
     ytdlp_option: list[str] = field(
         default_factory=list,
         metadata={
@@ -103,7 +123,19 @@ class DownloadConfig:
             raise ConfigError(f"--max-height must be >= 1, got {self.max_height}")
         if self.retries < 0:
             raise ConfigError(f"--retries must be >= 0, got {self.retries}")
-        for name in ("sleep_interval", "socket_timeout", "retry_base_delay", "retry_max_delay"):
+        if self.backoff_threshold < 0 or self.backoff_window < 1:
+            raise ConfigError(
+                f"--backoff-threshold must be >= 0 and --backoff-window >= 1, got "
+                f"{self.backoff_threshold} and {self.backoff_window}"
+            )
+        for name in (
+            "sleep_interval",
+            "socket_timeout",
+            "retry_base_delay",
+            "retry_max_delay",
+            "backoff_pause",
+            "backoff_max_pause",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if self.max_duration is not None and self.max_duration <= 0:
@@ -111,6 +143,7 @@ class DownloadConfig:
         # Parse eagerly so a bad value fails before any download starts.
         self.rate_limit_bytes()
         self.extra_ytdlp_options()
+        self.browser_cookies()
 
     def format_selector(self) -> str:
         """Best video at or below ``max_height`` plus best audio, else the best single file at that height."""
@@ -118,6 +151,10 @@ class DownloadConfig:
             return self.format
         h = self.max_height
         return f"bv*[height<={h}]+ba/b[height<={h}]/bv*[height<={h}]/b"
+
+    def browser_cookies(self) -> tuple[str, str | None, str | None, str | None] | None:
+        """yt-dlp's ``cookiesfrombrowser`` tuple ``(browser, profile, keyring, container)``."""
+        return parse_cookies_from_browser(self.cookies_from_browser) if self.cookies_from_browser else None
 
     def rate_limit_bytes(self) -> int | None:
         return parse_size(self.rate_limit) if self.rate_limit else None
@@ -138,6 +175,36 @@ def parse_size(text: str) -> int:
     if value <= 0:
         raise ConfigError(f"--rate-limit must be > 0 bytes/s, got {text!r}")
     return value
+
+
+_BROWSER_RE = re.compile(
+    r"^(?P<name>[^+:]+)(?:\+(?P<keyring>[^:]+))?(?::(?P<profile>.+?))?(?:::(?P<container>.+))?$"
+)
+
+
+def parse_cookies_from_browser(text: str) -> tuple[str, str | None, str | None, str | None]:
+    """``"firefox"`` -> ``("firefox", None, None, None)``; ``"chrome+gnomekeyring:Profile 1"`` ->
+    ``("chrome", "Profile 1", "GNOMEKEYRING", None)`` (yt-dlp's order: browser, profile, keyring, container)."""
+    match = _BROWSER_RE.match(text.strip())
+    if not match:
+        raise ConfigError(
+            f"--cookies-from-browser: cannot read {text!r}; expected BROWSER[+KEYRING][:PROFILE][::CONTAINER]"
+        )
+    name = match.group("name").lower()
+    keyring = match.group("keyring").upper() if match.group("keyring") else None
+    try:
+        from yt_dlp.cookies import SUPPORTED_BROWSERS, SUPPORTED_KEYRINGS
+    except ImportError:  # very old yt-dlp: let it judge
+        SUPPORTED_BROWSERS, SUPPORTED_KEYRINGS = {name}, {keyring}
+    if name not in SUPPORTED_BROWSERS:
+        raise ConfigError(
+            f"--cookies-from-browser: unknown browser {name!r}; yt-dlp supports {', '.join(sorted(SUPPORTED_BROWSERS))}"
+        )
+    if keyring is not None and keyring not in SUPPORTED_KEYRINGS:
+        raise ConfigError(
+            f"--cookies-from-browser: unknown keyring {keyring!r}; yt-dlp supports {', '.join(sorted(SUPPORTED_KEYRINGS))}"
+        )
+    return name, match.group("profile"), keyring, match.group("container")
 
 
 def parse_ytdlp_options(items: list[str]) -> dict[str, Any]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from acav.video_download.errors import Cancelled, DownloadFailure
+from acav.video_download.errors import THROTTLING, Cancelled, DownloadFailure
 
 T = TypeVar("T")
 
@@ -60,3 +62,65 @@ def run_with_retries(
             if stop.wait(policy.delay(attempt)):
                 raise Cancelled("stopped while waiting to retry") from None
     return None
+
+
+class RunThrottle:
+    """Backs off the whole run when YouTube starts refusing the client, not only the one video.
+
+    Every finished attempt is recorded (:meth:`record`). When at least ``threshold`` of the last
+    ``window`` attempts failed with a throttling class (rate limited, bot check), every worker
+    waits (:meth:`wait`) for a pause before its next attempt; the pause doubles for each spike in
+    a row (up to ``max_pause``) and resets after a success. ``threshold`` 0 disables it.
+    """
+
+    def __init__(
+        self,
+        threshold: int,
+        window: int,
+        pause: float,
+        max_pause: float,
+        on_pause: Callable[[float, dict[str, int]], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold = threshold
+        self.window = max(window, threshold)
+        self.base_pause = pause
+        self.max_pause = max(max_pause, pause)
+        self.on_pause = on_pause
+        self.clock = clock
+        self.recent: deque[str | None] = deque(maxlen=self.window)
+        self.resume_at = 0.0
+        self.spikes_in_a_row = 0
+        self.pauses = 0
+        self.paused_seconds = 0.0
+        self._lock = threading.Lock()
+
+    def record(self, error_class: str | None) -> None:
+        """One finished attempt: ``None`` for a success, else its error class."""
+        if self.threshold <= 0:
+            return
+        with self._lock:
+            if error_class is None:
+                self.spikes_in_a_row = 0
+            self.recent.append(error_class if error_class in THROTTLING else None)
+            counts = Counter(c for c in self.recent if c is not None)
+            if sum(counts.values()) < self.threshold or self.clock() < self.resume_at:
+                return
+            pause = min(self.max_pause, self.base_pause * (2**self.spikes_in_a_row))
+            self.spikes_in_a_row += 1
+            self.pauses += 1
+            self.paused_seconds += pause
+            self.resume_at = self.clock() + pause
+            self.recent.clear()  # the next pause needs a new spike
+        if self.on_pause is not None:
+            self.on_pause(pause, dict(counts))
+
+    def wait(self, stop: threading.Event) -> None:
+        """Block until the current pause (if any) is over; raises :class:`Cancelled` on stop."""
+        while True:
+            with self._lock:
+                remaining = self.resume_at - self.clock()
+            if remaining <= 0:
+                return
+            if stop.wait(min(remaining, 1.0)):
+                raise Cancelled("stopped during a back-off pause")

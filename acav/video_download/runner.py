@@ -17,7 +17,6 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +25,22 @@ from typing import Protocol
 from acav.core.atomic import remove_stale_temps
 from acav.core.layout import DataLayout, UnsafePathError
 from acav.core.logs import get_logger, progress
+from acav.core.runlock import AlreadyRunning  # noqa: F401  (re-exported: the CLI and tests catch it here)
+from acav.core.runlock import directory_lock as core_directory_lock
 from acav.video_download import log as dlog
-from acav.video_download.errors import INVALID_ID, OTHER, Cancelled, DownloadFailure, SkipItem
+from acav.video_download.errors import (
+    INVALID_ID,
+    OTHER,
+    THROTTLING_HINT,
+    UPDATE_HINT,
+    Cancelled,
+    DownloadFailure,
+    SkipItem,
+)
 from acav.video_download.inputs import InputItem, count_lines, read_items
 from acav.video_download.options import DownloadConfig
 from acav.video_download.remux import remux_to_mp4
-from acav.video_download.retry import RetryPolicy, run_with_retries
+from acav.video_download.retry import RetryPolicy, RunThrottle, run_with_retries
 from acav.video_download.validate import is_mp4_container, validate_video
 
 logger = get_logger(__name__)
@@ -57,27 +66,9 @@ class Placed:
     height: int
 
 
-class AlreadyRunning(RuntimeError):
-    pass
-
-
-@contextlib.contextmanager
-def directory_lock(directory: Path) -> Iterator[None]:
+def directory_lock(directory: Path) -> contextlib.AbstractContextManager[None]:
     """One run per output directory: a second one would delete the first one's work directories."""
-    import fcntl
-
-    handle = open(directory / LOCK_NAME, "a")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise AlreadyRunning(
-                f"another 'acav download' is using {directory} (lock {directory / LOCK_NAME}); "
-                "wait for it to finish or use another --output-dir"
-            ) from exc
-        yield
-    finally:
-        handle.close()
+    return core_directory_lock(directory, "download", LOCK_NAME)
 
 
 def clean_work_dirs(directory: Path) -> int:
@@ -144,6 +135,25 @@ class DownloadRunner:
         self._bytes = 0
         self._bytes_lock = threading.Lock()
         self._fetcher = fetcher
+        self.throttle = RunThrottle(
+            config.backoff_threshold,
+            config.backoff_window,
+            config.backoff_pause,
+            config.backoff_max_pause,
+            on_pause=self._on_pause,
+        )
+
+    @staticmethod
+    def _on_pause(seconds: float, counts: dict[str, int]) -> None:
+        refused = ", ".join(f"{count} {error_class}" for error_class, count in sorted(counts.items()))
+        logger.warning(
+            "YouTube is refusing downloads (%s among the last attempts): pausing all downloads for %.0f s. "
+            "Remedies: %s. %s.",
+            refused,
+            seconds,
+            THROTTLING_HINT,
+            UPDATE_HINT,
+        )
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
@@ -186,6 +196,7 @@ class DownloadRunner:
         base = {"video_id": item.id, "url": item.url, "line": item.line, "source": fetcher.name}
 
         def attempt(number: int) -> Placed:
+            self.throttle.wait(self.stop)  # a run-wide back-off pause, when YouTube refuses us
             started[0] = time.monotonic()
             shutil.rmtree(work_dir, ignore_errors=True)
             work_dir.mkdir()
@@ -196,6 +207,7 @@ class DownloadRunner:
                 shutil.rmtree(work_dir, ignore_errors=True)
 
         def on_failure(number: int, failure: DownloadFailure, will_retry: bool) -> None:
+            self.throttle.record(failure.error_class)
             message = failure.message + (" (will retry)" if will_retry else "")
             log.attempt(
                 dlog.make_record(
@@ -259,6 +271,7 @@ class DownloadRunner:
             return
         if placed is None:
             return  # failures were logged by on_failure
+        self.throttle.record(None)
         if fetcher.name == "local":
             self._add_bytes(placed.size)
         log.attempt(
@@ -313,6 +326,8 @@ class DownloadRunner:
         finally:
             log.close()
             summary.fill(log, time.monotonic() - t0)
+            summary.pauses = self.throttle.pauses
+            summary.paused_seconds = round(self.throttle.paused_seconds, 3)
             summary.write(self.summary_path)
         return summary
 

@@ -117,6 +117,8 @@ class YtdlpFetcher:
             # yt-dlp writes the jar back on close: give it a private copy (see fetch), so parallel
             # downloads never race on, or rewrite, the user's own cookies file.
             opts["cookiefile"] = str(work_dir / COOKIES_COPY)
+        if cfg.cookies_from_browser:
+            opts["cookiesfrombrowser"] = cfg.browser_cookies()
         if cfg.proxy:
             opts["proxy"] = cfg.proxy
         opts.update(self._extra)

@@ -89,16 +89,19 @@ def test_end_to_end_records_clips_and_shards(tmp_path, make_video):
         assert len(inside) == 1, clip  # every clip lies inside one shot...
         centre = (inside[0][0] + inside[0][1]) / 2
         assert (clip["start"] + clip["end"]) / 2 == pytest.approx(centre, abs=0.04)  # ...centred in it
-        assert clip["filename"] == f"multishot_1_{int(clip['start'])}.mp4"
+        assert clip["filename"] == f"multishot_1_{int(clip['start']):03d}.mp4"  # zero-padded as the original
         assert (layout.clips_dir / clip["filename"]).is_file()
     red_shots = sum(1 for c in clips if c["start"] < 12 or c["start"] >= 53)
     assert red_shots <= 1  # the two near-identical red shots are never both chosen
 
-    # Shots 5 + 6 + 5 s: annealing removes every cut (no scdet score reaches 100), so the whole
-    # video is one shot and its centred 10 s is taken.
+    # Shots 5 + 6 + 5 s: annealing first drops the weaker cut (red -> green, scdet score ~16), which
+    # leaves an 11 s shot; later tries drop every cut, but a video whose first try found cuts is never
+    # treated as cut-free: the try with the most long shots is kept, and its clip stays inside.
     centre = records["centre_only"]
-    assert centre["threshold"] == 100.0 and centre["cuts"] == []
-    assert [(c["start"], c["end"]) for c in centre["clips"]] == [(3.0, 13.0)]
+    assert centre["cuts"] == pytest.approx([11.0]) and 16.4 < centre["threshold"] < 26.9
+    assert centre["cut_free"] is False and centre["long_shots"] == 1 and centre["fallback"] is False
+    [clip] = centre["clips"]
+    assert 0.0 <= clip["start"] and clip["end"] <= 11.0 and clip["filename"] == "centre_only_000.mp4"
 
     # Shards: 4 clips, 2 per shard; tar members and json entries agree one to one, in order.
     shards = _shard_contents(layout)
@@ -141,7 +144,7 @@ def test_end_to_end_records_clips_and_shards(tmp_path, make_video):
     assert third["new_shards"] == ["shard-000002"]
     names = [e["filename"] for _, _, entries in _shard_contents(layout) for e in entries]
     assert len(names) == len(set(names)) == 5
-    assert names[-1] == "newvideo_01_0.mp4"
+    assert names[-1] == "newvideo_01_000.mp4"
 
 
 def test_no_audio_kept_when_not_required(make_video, tmp_path):
@@ -153,16 +156,25 @@ def test_no_audio_kept_when_not_required(make_video, tmp_path):
     assert list_shards(layout.videos_dir, ".tar") == []
 
 
-def test_fallback_when_no_shot_is_long_enough(make_video, tmp_path):
-    layout = DataLayout(tmp_path / "d")
-    make_video(
-        "centre_only.mp4", shots=[(5.0, RED), (6.0, GREEN), (5.0, BLUE)], directory=layout.raw_videos_dir
-    )
-    run_segmentation(layout, _cfg(max_threshold=15.0, shards=False))
-    record = latest_records(layout)["centre_only"]
-    assert record["fallback"] is True and record["long_shots"] == 0
-    assert record["cuts"] == pytest.approx([5.0, 11.0])
-    assert [(c["start"], c["end"]) for c in record["clips"]] == [(3.0, 13.0)]
+def test_no_clip_across_cuts_unless_the_original_rule_is_asked_for(make_video, tmp_path):
+    from acav.clip_segmentation.runner import VideoTask, process_video
+
+    # Red 5 s, green 6 s, red 5 s: both cuts have the same score, so every try either finds both
+    # (no shot of 10 s) or none.
+    path = make_video("red_green_red.mp4", shots=[(5.0, RED), (6.0, GREEN), (5.0, RED)])
+    clips_dir = tmp_path / "clips"
+    clips_dir.mkdir()
+    ours = process_video(VideoTask("rgr", str(path), str(clips_dir), _cfg()))
+    assert (ours["status"], ours["reason"], ours["clips"]) == ("rejected", "no_long_shot", [])
+    assert ours["cuts"] == pytest.approx([5.0, 11.0]) and ours["threshold"] == 10.0
+    assert "--shot-rule original" in ours["detail"] and not list(clips_dir.iterdir())
+
+    original = process_video(VideoTask("rgr", str(path), str(clips_dir), _cfg(shot_rule="original")))
+    assert original["status"] == "ok" and original["shot_rule"] == "original"
+    assert original["fallback"] is True and original["long_shots"] == 0
+    # The last try that found a cut gives the candidates (none long), not the cut-free tries after it.
+    assert original["cuts"] == pytest.approx([5.0, 11.0]) and 14.0 < original["threshold"] < 17.0
+    assert [(c["start"], c["end"]) for c in original["clips"]] == [(3.0, 13.0)]
 
 
 def test_seeded_choice_is_deterministic_and_parallel_equals_serial(make_video, tmp_path):

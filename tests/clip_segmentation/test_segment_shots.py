@@ -45,11 +45,48 @@ def test_anneal_multiplies_by_factor_until_enough_long_shots():
 
 def test_anneal_caps_at_max_threshold():
     times, scores = _scores(10, 25, {5.0: 100.0, 15.0: 100.0})
-    result = anneal(times, scores, 25.0, threshold=50, factor=1.5, max_threshold=100, wanted=3)
-    assert result.tries == pytest.approx([50.0, 75.0, 100.0])
-    assert result.threshold == 100.0
-    assert result.cuts == [5.0, 15.0]  # scores of exactly 100 still count (score >= threshold)
-    assert result.long_shots(10.0) == [(5.0, 15.0), (15.0, 25.0)]  # 2 < wanted, but the cap ends it
+    for rule, chosen in (("best", 50.0), ("original", 100.0)):
+        result = anneal(times, scores, 25.0, threshold=50, factor=1.5, max_threshold=100, wanted=3, rule=rule)
+        assert result.tries == pytest.approx([50.0, 75.0, 100.0])
+        # Equal tries: ours keeps the lowest threshold, the original the last one that found a cut.
+        assert result.threshold == chosen
+        assert result.cuts == [5.0, 15.0]  # scores of exactly 100 still count (score >= threshold)
+        assert result.long_shots(10.0) == [(5.0, 15.0), (15.0, 25.0)]  # 2 < wanted, but the cap ends it
+
+
+def test_shots_without_the_last_one_as_the_original():
+    assert shots_from_cuts([4.0, 7.5], 20.0, keep_last=False) == [(0.0, 4.0), (4.0, 7.5)]
+    assert shots_from_cuts([], 12.0, keep_last=False) == [(0.0, 12.0)]  # no cut: the whole video
+
+
+def test_best_try_keeps_the_long_shots_that_later_tries_merge_or_lose():
+    # One hard cut at 20 s of a 40 s video: 2 long shots until the cut's score (40) is passed, then
+    # none found. Ours keeps the first try; the original rule keeps the last try that found the cut.
+    times, scores = _scores(10, 40, {20.0: 40.0})
+    best = anneal(times, scores, 40.0)
+    assert best.threshold == 10.0 and best.cuts == [20.0] and not best.cut_free
+    assert best.long_shots(10.0) == [(0.0, 20.0), (20.0, 40.0)]
+    assert best.tries[-1] == 100.0 and len(best.tries) == 14  # 10 * 1.2^k up to the cap
+    original = anneal(times, scores, 40.0, rule="original", keep_last=False)
+    assert original.threshold == pytest.approx(10 * 1.2**7) and original.shots == [(0.0, 20.0)]
+    # Shots of 12, 12 and 5 s, a weak cut (12) then a strong one (50): the weak cut goes at 14.4 and
+    # the merged 24 s shot leaves 1 long shot. Ours keeps the 2 of the first try; the original keeps
+    # the last try that found a cut (43.0), whose clip crosses the weak cut.
+    times, scores = _scores(10, 29, {12.0: 12.0, 24.0: 50.0})
+    best = anneal(times, scores, 29.0)
+    assert best.threshold == 10.0 and best.long_shots(10.0) == [(0.0, 12.0), (12.0, 24.0)]
+    original = anneal(times, scores, 29.0, rule="original")
+    assert original.threshold == pytest.approx(10 * 1.2**8) and original.cuts == [24.0]
+    assert original.long_shots(10.0) == [(0.0, 24.0)]
+
+
+def test_cut_free_only_when_the_first_try_finds_no_cut():
+    times, scores = _scores(10, 30, {})
+    result = anneal(times, scores, 30.0)
+    assert result.cut_free and result.shots == [(0.0, 30.0)] and result.cuts == []
+    times, scores = _scores(10, 16, {5.0: 16.0, 11.0: 16.0})  # cuts found, no long shot at any try
+    result = anneal(times, scores, 16.0)
+    assert not result.cut_free and result.cuts == [5.0, 11.0] and result.long_shots(10.0) == []
 
 
 def test_annealing_on_low_contrast_video(make_video):

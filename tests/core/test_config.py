@@ -33,7 +33,7 @@ def test_precedence_defaults_yaml_cli(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("ACAV_CONFIG", raising=False)
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text(
-        "demo:\n  min-duration: 10\n  languages: [fr]\n  use_language: false\nother:\n  x: 1\n"
+        "demo:\n  min-duration: 10\n  languages: [fr]\n  use_language: false\nclustering:\n  x: 1\n"
     )
     cfg = load_config(DemoConfig, "demo", _parse(["--config", str(yaml_file), "--min-duration", "5"]))
     assert cfg.min_duration == 5.0
@@ -69,3 +69,41 @@ def test_choices_enforced_and_dict_output() -> None:
     with pytest.raises(SystemExit):
         _parse(["--mode", "c"])
     assert config_to_dict(DemoConfig(keywords=Path("k")))["keywords"] == "k"
+
+
+@dataclass
+class IntConfig:
+    workers: int = field(default=1, metadata={"help": "processes"})
+    ratio: float = 0.5
+
+
+def test_unknown_section_is_an_error_naming_file_and_section(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("ACAV_CONFIG", raising=False)
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("demo:\n  min_duration: 10\nclusterin:\n  ncentroids: 64\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(DemoConfig, "demo", _parse(["--config", str(yaml_file)]))
+    message = str(info.value)
+    assert str(yaml_file) in message and "'clusterin'" in message and "did you mean 'clustering'" in message
+    # the section asked for is always known, even when not in the central list
+    yaml_file.write_text("brand_new_command:\n  workers: 3\n")
+    assert load_config(IntConfig, "brand_new_command", config_file=yaml_file).workers == 3
+
+
+@pytest.mark.parametrize("text", ["2.5", "'2.5'", "true"])
+def test_float_or_bool_for_an_int_option_is_an_error(tmp_path: Path, text: str) -> None:
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text(f"clustering:\n  workers: {text}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: clustering\.workers: cannot use .* as an integer"):
+        load_config(IntConfig, "clustering", config_file=yaml_file)
+
+
+def test_whole_numbers_are_accepted_for_int_and_ints_for_float(tmp_path: Path) -> None:
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("clustering:\n  workers: 4.0\n  ratio: 1\n")
+    cfg = load_config(IntConfig, "clustering", config_file=yaml_file)
+    assert cfg.workers == 4 and isinstance(cfg.workers, int) and cfg.ratio == 1.0
+    # keyword overrides (the Python API) go through the same checks
+    with pytest.raises(ConfigError, match="clustering.workers"):
+        load_config(IntConfig, "clustering", workers=2.5)
+    assert load_config(IntConfig, "clustering", workers="3").workers == 3

@@ -67,10 +67,11 @@ def test_lines_follow_the_input_format():
         candidate, url = split_id_or_url(field)
         assert candidate == row.youtube_id and is_valid_youtube_id(candidate)
         urls += url is not None
-        feature = json.loads(body)["LatestDAFeature"]
-        assert set(feature) >= {"Title", "Description", "YouTubeCategory", "MediaVersionList"}
-        duration = int(feature["MediaVersionList"][0]["Duration"])
-        if "VideoLength" in feature:
+        obj = json.loads(body)
+        feature = obj["LatestDAFeature"]
+        assert set(feature) >= {"Title", "Description", "YouTubeCategory", "VideoLength"}
+        duration = int(obj["MediaVersionList"][0]["Duration"])  # top level, as in the original
+        if feature["VideoLength"]:
             assert int(feature["VideoLength"]) == duration + 1
         else:
             fallbacks += 1

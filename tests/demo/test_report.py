@@ -23,8 +23,10 @@ VIDEOS = {
 }
 
 
-def _clip(youtube_id: str, start: int) -> dict:
-    return {"filename": f"{youtube_id}_{start}.mp4", "id": youtube_id, "segment": [start + 0.5, start + 10.5]}
+def _clip(youtube_id: str, start: int, padded: bool = False) -> dict:
+    # Stage 3 names clips {id}_{start:03d}.mp4 (as the original); older runs wrote {id}_{start}.mp4.
+    name = f"{youtube_id}_{start:03d}.mp4" if padded else f"{youtube_id}_{start}.mp4"
+    return {"filename": name, "id": youtube_id, "segment": [start + 0.5, start + 10.5]}
 
 
 def _write_demo(root: Path) -> None:
@@ -51,12 +53,12 @@ def _write_demo(root: Path) -> None:
         _clip("Nddddddddd4", 0),
         _clip("Nddddddddd4", 30),
     ]
-    shard1 = [
-        _clip("Mbbbbbbbbb2", 40),
-        _clip("Mccccccccc3", 0),
-        _clip("Mccccccccc3", 12),
-        _clip("Neeeeeeeee5", 3),
-        _clip("Neeeeeeeee5", 33),
+    shard1 = [  # the current, zero-padded names
+        _clip("Mbbbbbbbbb2", 40, padded=True),
+        _clip("Mccccccccc3", 0, padded=True),
+        _clip("Mccccccccc3", 12, padded=True),
+        _clip("Neeeeeeeee5", 3, padded=True),
+        _clip("Neeeeeeeee5", 33, padded=True),
     ]
     (root / "videos" / "shard-000000.json").write_text(json.dumps(shard0))
     (root / "videos" / "shard-000001.json").write_text(json.dumps(shard1))
@@ -64,8 +66,8 @@ def _write_demo(root: Path) -> None:
     # Four selected clips: three matching. One row has no metadata (-1): its id comes from the name.
     (root / "output.csv").write_text(
         'shard-000000,Maaaaaaaaa1_0.mp4,Maaaaaaaaa1,"[0.5, 10.5]"\n'
-        'shard-000001,Mccccccccc3_12.mp4,-1,"[-1.0, -1.0]"\n'
-        'shard-000001,Mbbbbbbbbb2_40.mp4,Mbbbbbbbbb2,"[40.5, 50.5]"\n'
+        'shard-000001,Mccccccccc3_012.mp4,-1,"[-1.0, -1.0]"\n'
+        'shard-000001,Mbbbbbbbbb2_040.mp4,Mbbbbbbbbb2,"[40.5, 50.5]"\n'
         'shard-000000,Nddddddddd4_30.mp4,Nddddddddd4,"[30.5, 40.5]"\n'
     )
 

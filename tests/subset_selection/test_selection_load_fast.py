@@ -101,14 +101,21 @@ def test_chosen_clips_sorted_by_shard_then_partition_then_position():
 def test_metadata_fast_and_row_by_row_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     layout = DataLayout(tmp_path)
     good = [{"filename": f"v{i}_{i:03d}.mp4", "id": f"v{i}", "segment": [i + 0.1, i + 10]} for i in range(5)]
+    good[3]["id"] = "-abcdefghij"  # a YouTube id may start with "-" (11 characters: not a formula)
     atomic_write_json(layout.video_shard_json(0), good)
     atomic_write_json(
         layout.video_shard_json(1), [*good[:2], {"filename": "x.mp4", "id": 5, "segment": [1, 2]}]
     )
-    atomic_write_json(layout.video_shard_json(2), [{"filename": "dir/.mp4", "id": "z", "segment": [0, 1.5]}])
+    atomic_write_json(
+        layout.video_shard_json(2),
+        [
+            {"filename": "dir/.mp4", "id": "z", "segment": [0, 1.5]},
+            {"filename": "f.mp4", "id": "-f", "segment": [0, 1]},
+        ],
+    )
     clips = [("shard-000000", f"v{i}_{i:03d}.mp4") for i in (4, 0, 2)]
     clips += [("shard-000001", "x.mp4"), ("shard-000001", "v1_001.mp4"), ("shard-000002", "dir/.mp4")]
-    clips += [("shard-000003", "gone.mp4")]
+    clips += [("shard-000002", "f.mp4"), ("shard-000003", "gone.mp4"), ("shard-000000", "v3_003.mp4")]
     text, missing = format_rows(clips, MetadataIndex(layout.videos_dir))
     with monkeypatch.context() as m:
         m.setattr(output, "_all_valid", lambda rows: False)
@@ -120,5 +127,8 @@ def test_metadata_fast_and_row_by_row_agree(tmp_path: Path, monkeypatch: pytest.
         'shard-000000,v2_002.mp4,v2,"[2.1, 12.0]"',
         'shard-000001,x.mp4,5,"[1.0, 2.0]"',
     ]
-    assert text.splitlines()[5] == 'shard-000002,dir/.mp4,z,"[0.0, 1.5]"' and missing == 1
+    assert text.splitlines()[5] == 'shard-000002,dir/.mp4,z,"[0.0, 1.5]"' and missing == 2  # "-f", gone
+    assert text.splitlines()[8] == 'shard-000000,v3_003.mp4,-abcdefghij,"[3.1, 13.0]"'
     assert output.file_stems(["a.mp4", "b.c.mp4", ".mp4"]) == ["a", "b.c", ".mp4"]
+    assert output._all_valid(good)  # shard 0 took the column-by-column path
+    assert not output._all_valid([{"filename": "f.mp4", "id": "-f", "segment": [0, 1]}])

@@ -1,0 +1,1 @@
+"""Export the selected clips (``output.csv``) as WebDataset shards, and a random twin of the same size."""
