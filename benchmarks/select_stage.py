@@ -8,7 +8,7 @@ centroids, 1000 clips per shard, with the video shard json metadata; kept under
 ``data/bench_select/`` and reused), then runs ``python -m acav select`` as a subprocess on them,
 once with this tree and once with the tree of ``--baseline`` (extracted with ``git archive`` into
 a temporary directory), and reports each process's CPU time (user + system) and peak resident
-memory from ``os.wait4``. Both run on one thread (OMP/BLAS/numba threads = 1), with the default
+memory (the process's own VmHWM; CPU from ``os.wait4``). Both run on one thread (OMP/BLAS/numba threads = 1), with the default
 options (ratio 0.2, batch 20, top 4, combination pairing, backend auto = the CPU loop without a
 GPU). Both trees are warmed up on a tiny dataset first so that numba's on-disk cache is compiled
 before timing. The two output.csv files must be byte-identical; the script stops if they are not.
@@ -75,10 +75,24 @@ def baseline_tree(commit: str, into: Path) -> Path:
     return into
 
 
+# Runs ``acav`` and, at exit, reports the process's own peak RSS (VmHWM). getrusage's ru_maxrss of
+# a child also counts the parent's memory at the fork (torch in subset_selection.py: +350 MB).
+_MEASURED = (
+    "import atexit, runpy, sys\n"
+    "def peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('ACAV_VMHWM_KB ' + line.split()[1] + '\\n')\n"
+    "atexit.register(peak)\n"
+    "sys.argv = ['acav', *sys.argv[1:]]\n"
+    "runpy.run_module('acav', run_name='__main__')\n"
+)
+
+
 def run_select(tree: Path, data: Path, output: Path) -> tuple[float, float, float]:
     """(CPU seconds, peak RSS MiB, wall seconds) of one ``acav select`` process."""
     env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(tree)}
-    command = [sys.executable, "-m", "acav", "select", "--data-dir", str(data), "-q"]
+    command = [sys.executable, "-c", _MEASURED, "select", "--data-dir", str(data), "-q"]
     command += ["--output", str(output), "--selection-log", str(output.with_suffix(".log.json"))]
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -87,7 +101,9 @@ def run_select(tree: Path, data: Path, output: Path) -> tuple[float, float, floa
     stderr = process.stderr.read().decode() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"acav select failed in {tree} on {data}:\n{stderr}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, wall
+    peaks = [int(line.split()[1]) for line in stderr.splitlines() if line.startswith("ACAV_VMHWM_KB ")]
+    rss = peaks[-1] / 1024 if peaks else usage.ru_maxrss / 1024  # not Linux: the rusage figure
+    return usage.ru_utime + usage.ru_stime, rss, wall
 
 
 def main() -> None:
