@@ -39,7 +39,6 @@ from acav.clip_segmentation.cutter import cut_clip  # noqa: E402
 from acav.clip_segmentation.diversity import choose_diverse  # noqa: E402
 from acav.clip_segmentation.reference import ffmpeg_scdet  # noqa: E402
 from acav.clip_segmentation.runner import VideoTask, process_video, video_seed  # noqa: E402
-from acav.clip_segmentation.shots import shots_from_cuts  # noqa: E402
 from acav.clip_segmentation.signature import signature_matches  # noqa: E402
 from acav.core.decode import read_video_frames  # noqa: E402
 from acav.core.encode import encode_mp4  # noqa: E402
@@ -116,16 +115,22 @@ def cpu_seconds() -> float:
 def original(path: Path, video_id: str, out: Path) -> dict:
     """scdet per threshold try; each candidate cut once (-c copy); signature per candidate pair."""
     duration = probe_media(path).duration
-    threshold, tries = THRESHOLD, 0
-    while True:
+    threshold, tries, starts, cuts, used = THRESHOLD, 0, [], [], THRESHOLD
+    while True:  # the release's loop: a try without cuts keeps the previous try's candidates
         tries += 1
-        cuts = [t for t, _ in ffmpeg_scdet(path, threshold)]
-        shots = shots_from_cuts(cuts, duration, keep_last=False)  # the release drops the last shot
-        long_shots = [s for s in shots if s[1] - s[0] >= CLIP]
-        if len(long_shots) >= WANTED or threshold >= 100:
+        found = [t for t, _ in ffmpeg_scdet(path, threshold)]
+        if found:
+            edges = [0.0, *found]  # the shot after the last cut is not a candidate
+            starts = [
+                a + (b - a - CLIP) / 2
+                for a, b in zip(edges[:-1], edges[1:], strict=True)
+                if b - a >= CLIP - 1e-6
+            ]
+            cuts, used = found, threshold
+        if len(starts) >= WANTED or threshold >= 100:
             break
         threshold = min(threshold * FACTOR, 100.0)
-    starts = [a + (b - a - CLIP) / 2 for a, b in long_shots] or [max(0.0, (duration - CLIP) / 2)]
+    starts = starts or [duration / 2 - CLIP / 2]
     files = [out / f"{video_id}_{k}.mp4" for k in range(len(starts))]
     for start, file in zip(starts, files, strict=True):
         cut_clip(path, file, start, CLIP, mode="copy")
@@ -142,7 +147,7 @@ def original(path: Path, video_id: str, out: Path) -> dict:
         starts = sorted(starts[k] for k in picked)
     return {
         "cuts": cuts,
-        "threshold": threshold,
+        "threshold": used,
         "tries": tries,
         "starts": starts,
         "pairs": pairs,
