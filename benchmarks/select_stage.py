@@ -106,6 +106,17 @@ def run_select(tree: Path, data: Path, output: Path) -> tuple[float, float, floa
     return usage.ru_utime + usage.ru_stime, rss, wall
 
 
+def unpickle_cost(data: Path, shards: int = 20) -> float:
+    """Microseconds of CPU per clip to unpickle ``shards`` cluster shards now: a yardstick of how
+    fast the (shared) machine is at the moment, since CPU time too inflates under heavy contention."""
+    from acav.core.safe_pickle import safe_load
+
+    paths = sorted((data / "clusters").glob("shard-*.pkl"))[:shards]
+    started = time.process_time()
+    clips = sum(len(safe_load(path)) for path in paths)
+    return 1e6 * (time.process_time() - started) / max(1, clips)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -142,7 +153,11 @@ def main() -> None:
             else:
                 line += f" {'-':>10} {'-':>9} {'-':>9}  (baseline not run above --baseline-max)"
             print(line, flush=True)
-            print(f"{'':>11} ours: {1e6 * cpu / n:.2f} us CPU per clip", flush=True)
+            print(
+                f"{'':>11} ours: {1e6 * cpu / n:.2f} us CPU per clip; yardstick: unpickling costs "
+                f"{unpickle_cost(data):.2f} us per clip now (about 2.3 on a quiet core)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
