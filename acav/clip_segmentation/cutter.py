@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 from acav.core.atomic import atomic_path
-from acav.core.media import run_ffmpeg
+from acav.core.media import X264_REPRODUCIBLE, run_ffmpeg
 
 
 def format_seconds_floor(seconds: float) -> str:
@@ -33,9 +33,10 @@ def format_seconds_floor(seconds: float) -> str:
 
 
 def scale_filter(width: int, height: int, short_side: int) -> str | None:
-    """A ``scale`` filter bringing the short side down to ``short_side`` (never up), or None."""
+    """A ``scale`` filter bringing the short side down to ``short_side`` (never up, even sizes), or None."""
     if short_side <= 0 or min(width, height) <= short_side:
-        return None
+        # libx264 with yuv420p needs even sizes: drop the odd last column/row by scaling.
+        return "scale=w=trunc(iw/2)*2:h=trunc(ih/2)*2" if width % 2 or height % 2 else None
     if width <= height:
         return f"scale=w={short_side}:h=-2"
     return f"scale=w=-2:h={short_side}"
@@ -90,6 +91,7 @@ def cut_clip(
             args += ["-vf", video_filter]
         preset = FAST_PRESET if mode == "fast" else preset
         args += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+        args += X264_REPRODUCIBLE
     if threads > 0:
         args += ["-threads", str(threads)]  # the encoder's (x264's)
     with atomic_path(destination) as tmp:

@@ -29,7 +29,7 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class ClipEntry:
-    filename: str  # "{id}_{int(start)}.mp4"
+    filename: str  # "{id}_{int(start):03d}.mp4"
     video_id: str
     start: float
     end: float
@@ -89,7 +89,7 @@ def write_shard(tar_path: Path, json_path: Path, clips: list[ClipEntry], clips_d
                 stat = path.stat()
                 info = tarfile.TarInfo(name=clip.filename)
                 info.size = stat.st_size
-                info.mtime = int(stat.st_mtime)
+                info.mtime = 0  # not the clip file's: identical clips give byte-identical shards
                 info.mode = 0o644
                 with open(path, "rb") as handle:
                     tar.addfile(info, handle)
