@@ -72,10 +72,33 @@ class ClusteringConfig:
         },
     )
     reseed_every: int = field(default=20, metadata={"help": "batches between under-used-centre checks"})
+    underused: str = field(
+        default="reseed",
+        metadata={
+            "help": "under-used centres: reseed (move them onto badly served points) or discount (the release's "
+            "rule: distances to a centre with fewer than (points/k)**discount_power points divided by "
+            "discount_factor, in training and in the final assignment)",
+            "choices": ("reseed", "discount"),
+        },
+    )
+    discount_power: float = field(
+        default=0.7, metadata={"help": "--underused discount: the power p (release: 0.7)"}
+    )
+    discount_factor: float = field(
+        default=5.0, metadata={"help": "--underused discount: the divisor r (release: 5.0)"}
+    )
     sample_size: int = field(
         default=0,
         metadata={
             "help": "reservoir sample for initialisation (torch) / training (faiss); 0: 64 x ncentroids (torch), 256 x ncentroids (faiss)"
+        },
+    )
+    train_on_sample: bool = field(
+        default=False,
+        metadata={
+            "help": "torch: run the k-means epochs on the reservoir sample (default 256 x ncentroids, faiss's "
+            "default) instead of streaming every clip: several times faster, slightly higher inertia "
+            "(benchmarks/clustering.py); every clip is still assigned"
         },
     )
     init_iters: int = field(
@@ -114,6 +137,9 @@ class ClusteringConfig:
             (self.faiss_iters >= 1, "faiss_iters must be >= 1"),
             (self.init_iters >= 0, "init_iters must be >= 0"),
             (self.reseed_every >= 1, "reseed_every must be >= 1"),
+            (self.underused in ("reseed", "discount"), "underused must be reseed or discount"),
+            (self.discount_factor >= 1.0, "discount_factor must be >= 1"),
+            (self.discount_power > 0, "discount_power must be > 0"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS}"),
             (self.normalize in ("none", "l2", "standardize"), "normalize must be none, l2 or standardize"),
@@ -126,4 +152,4 @@ class ClusteringConfig:
     def effective_sample_size(self) -> int:
         if self.sample_size:
             return self.sample_size
-        return (256 if self.backend == "faiss" else 64) * self.ncentroids
+        return (256 if self.backend == "faiss" or self.train_on_sample else 64) * self.ncentroids

@@ -49,8 +49,12 @@ _CHECKPOINT_FIELDS = (
     "count_decay",
     "reseed_fraction",
     "reseed_every",
+    "underused",
+    "discount_power",
+    "discount_factor",
     "sample_size",
     "init_iters",
+    "train_on_sample",
 )
 
 
@@ -181,6 +185,7 @@ def train_partition(
             results.append(_result(catalog, key, centers, config, objective / max(len(sample), 1)))
         return _set(results, config, shard_names), catalog
 
+    discount = (config.discount_power, config.discount_factor) if config.underused == "discount" else None
     models = [
         MiniBatchKMeans(
             k,
@@ -192,6 +197,7 @@ def train_partition(
             reseed_fraction=config.reseed_fraction,
             reseed_every=config.reseed_every,
             seed=_key_seed(config.seed, index),
+            discount=discount,
         )
         for index, key in enumerate(catalog.keys)
     ]
@@ -200,13 +206,18 @@ def train_partition(
     if start_epoch == 0:
         for key, model in zip(catalog.keys, models, strict=True):
             model.initialize(prepared(key, catalog.sample[key]), config.init_iters)
-    total_batches = count_batches(catalog.complete_clips, config.batch_size)
+    clips = n_sample if config.train_on_sample else catalog.complete_clips
+    total_batches = count_batches(clips, config.batch_size)
     for epoch in range(start_epoch, config.epochs):
         for model in models:
             model.start_epoch(epoch)
         rng = np.random.default_rng([config.seed, epoch])
-        order = [catalog.shards[i] for i in rng.permutation(len(catalog.shards))]
-        blocks = (b for b in iter_blocks(order, catalog.keys, catalog.dims) if isinstance(b, ShardBlock))
+        if config.train_on_sample:
+            kept = list(range(n_sample))  # the in-memory sample, shuffled into batches as a shard is
+            blocks = iter([ShardBlock("sample", Path("sample"), [], kept, catalog.sample)])
+        else:
+            order = [catalog.shards[i] for i in rng.permutation(len(catalog.shards))]
+            blocks = (b for b in iter_blocks(order, catalog.keys, catalog.dims) if isinstance(b, ShardBlock))
         bar = progress(total=total_batches, desc=f"k-means epoch {epoch + 1}/{config.epochs}", unit="batch")
         seen = 0
         for batch in batches_of(blocks, config.batch_size, rng):
@@ -214,7 +225,7 @@ def train_partition(
             if config.epochs > 1:
                 allow = epoch < config.epochs - 1
             else:
-                allow = seen < catalog.complete_clips // 2
+                allow = seen < clips // 2
             for key, model in zip(catalog.keys, models, strict=True):
                 model.partial_fit(
                     prepared(key, batch[key]), allow_reseed=allow and config.reseed_fraction > 0
@@ -236,7 +247,10 @@ def train_partition(
         train_mean = (
             model.stats.epoch_inertia / model.stats.epoch_points if model.stats.epoch_points else None
         )
-        results.append(_result(catalog, key, model.centers.cpu().numpy(), config, train_mean))
+        result = _result(catalog, key, model.centers.cpu().numpy(), config, train_mean)
+        if discount is not None:  # the final assignment applies the same rule with these counts
+            result.usage = model.usage.cpu().numpy()
+        results.append(result)
     return _set(results, config, shard_names), catalog
 
 
@@ -259,6 +273,8 @@ def _set(results: list[ClusteringModel], config: ClusteringConfig, shards: list[
     extra: dict[str, Any] = {
         "config": {name: getattr(config, name) for name in _CHECKPOINT_FIELDS + ("epochs",)}
     }
+    if config.underused == "discount" and config.backend == "torch":
+        extra["discount"] = [config.discount_power, config.discount_factor]
     return ClusteringSet(
         models=results, normalize=config.normalize, backend=config.backend, shards=shards, extra=extra
     )

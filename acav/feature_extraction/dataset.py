@@ -104,6 +104,8 @@ def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.nd
                 raise ClipError(f"{name}: no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            if DECODE_THREADS:
+                stream.thread_count = DECODE_THREADS
             width, height = output_size(
                 stream.codec_context.width, stream.codec_context.height, spec.short_side, spec.size
             )
@@ -260,6 +262,12 @@ def keep_item(item: Any) -> Any:
     return item
 
 
+# FFmpeg decoder threads per clip: 0 (one per core) in the main process, 1 in a worker process.
+DECODE_THREADS = 0
+
+
 def worker_init(_worker_id: int) -> None:
-    """One compute thread per worker process: the parallelism is across workers."""
+    """One thread per worker process (torch and the decoder): the parallelism is across workers."""
+    global DECODE_THREADS
+    DECODE_THREADS = 1
     torch.set_num_threads(1)

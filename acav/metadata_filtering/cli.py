@@ -16,7 +16,11 @@ log = get_logger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input", type=Path, default=None, help="metadata TSV to filter (default: DATA_DIR/metadata.tsv)"
+        "--input",
+        type=Path,
+        default=None,
+        help="metadata to filter: ID<TAB>JSON TSV, or CSV / JSONL / parquet (see --input-format, --columns); "
+        "default: DATA_DIR/metadata.tsv",
     )
     parser.add_argument(
         "--output",

@@ -27,7 +27,8 @@ from acav.core.atomic import atomic_open, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.logs import get_logger, progress
 from acav.metadata_filtering.config import FilterConfig
-from acav.metadata_filtering.records import TooLongLine
+from acav.metadata_filtering.inputs import open_input
+from acav.metadata_filtering.records import Rejection, TooLongLine
 from acav.metadata_filtering.report import FilterReport
 from acav.metadata_filtering.rules import LineFilter
 
@@ -70,14 +71,18 @@ def read_lines(handle: BinaryIO, max_line_bytes: int) -> Iterator[bytes | TooLon
         yield TooLongLine(head, size, max_line_bytes)
 
 
-def read_chunks(handle: BinaryIO, config: FilterConfig) -> Iterator[tuple[int, list[bytes | TooLongLine]]]:
-    """``(first line number, lines)`` chunks, line numbers starting at 1."""
+def read_chunks(
+    handle: BinaryIO | Iterator[bytes | Rejection], config: FilterConfig
+) -> Iterator[tuple[int, list[bytes | TooLongLine]]]:
+    """``(first line number, lines)`` chunks, line numbers starting at 1; ``handle`` is a TSV
+    file or the converted rows of another format (:mod:`acav.metadata_filtering.inputs`)."""
     chunk: list[bytes | TooLongLine] = []
     size = 0
     start = 1
-    for line in read_lines(handle, config.max_line_bytes):
+    lines = read_lines(handle, config.max_line_bytes) if hasattr(handle, "readline") else handle
+    for line in lines:
         chunk.append(line)
-        size += len(line) if isinstance(line, bytes) else len(line.head)
+        size += len(line) if isinstance(line, bytes) else _HEAD_BYTES
         if len(chunk) >= config.chunk_lines or size >= _CHUNK_BYTES:
             yield start, chunk
             start += len(chunk)
@@ -124,7 +129,12 @@ def _worker_chunk(start: int, lines: list[bytes | TooLongLine]) -> ChunkResult:
 def _results(
     handle: BinaryIO, config: FilterConfig, line_filter: LineFilter
 ) -> Iterator[tuple[list[bytes | TooLongLine], ChunkResult]]:
-    """Chunk results in input order, computed here or by ``config.workers`` processes."""
+    """Chunk results in input order, computed here or by ``config.workers`` processes in all.
+
+    With N workers, N - 1 processes are started and this process filters every N-th chunk itself
+    (with the filter it has already loaded), so the language model is loaded N times, not N + 1,
+    and N processes share the cores.
+    """
     chunks: Iterator[tuple[int, list[bytes | TooLongLine]]] = read_chunks(handle, config)
     head = list(itertools.islice(chunks, 2))
     chunks = itertools.chain(head, chunks)
@@ -135,17 +145,23 @@ def _results(
     # spawn: no fork of a process holding threads (tqdm's monitor) or a loaded model.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=config.workers, mp_context=context, initializer=_init_worker, initargs=(config,)
+        max_workers=config.workers - 1, mp_context=context, initializer=_init_worker, initargs=(config,)
     ) as pool:
-        pending: deque[tuple[list[bytes | TooLongLine], Future[ChunkResult]]] = deque()
-        for start, lines in chunks:
-            pending.append((lines, pool.submit(_worker_chunk, start, lines)))
+        pending: deque[tuple[list[bytes | TooLongLine], int, Future[ChunkResult] | None]] = deque()
+
+        def done() -> tuple[list[bytes | TooLongLine], ChunkResult]:
+            lines_done, start_done, future = pending.popleft()
+            if future is None:  # this process's share, filtered while the workers run theirs
+                return lines_done, filter_chunk(line_filter, start_done, lines_done)
+            return lines_done, future.result()
+
+        for number, (start, lines) in enumerate(chunks):
+            local = number % config.workers == config.workers - 1
+            pending.append((lines, start, None if local else pool.submit(_worker_chunk, start, lines)))
             if len(pending) >= 2 * config.workers:
-                lines_done, future = pending.popleft()
-                yield lines_done, future.result()
+                yield done()
         while pending:
-            lines_done, future = pending.popleft()
-            yield lines_done, future.result()
+            yield done()
 
 
 def _clean_reason(reason: str) -> str:
@@ -185,8 +201,9 @@ def filter_file(
     report = FilterReport(list(line_filter.rule_names), each_rule=config.report_each_rule)
     if write_outputs:
         remove_stale_temps(kept_path.parent)  # e.g. filtered.tsv.tmp-* of a killed run (live ones stay)
-    with open(input_path, "rb") as handle:
-        if handle.peek(len(UTF8_BOM))[: len(UTF8_BOM)] == UTF8_BOM:  # written by some editors/Excel
+    with open_input(input_path, config.input_format, config.columns, config.max_line_bytes) as handle:
+        # A TSV handle (CSV/JSONL readers drop the BOM themselves): written by some editors/Excel.
+        if hasattr(handle, "peek") and handle.peek(len(UTF8_BOM))[: len(UTF8_BOM)] == UTF8_BOM:
             handle.read(len(UTF8_BOM))
         if write_outputs:
             kept_cm: Any = atomic_open(kept_path, "wb")
