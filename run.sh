@@ -91,7 +91,10 @@ source "$ROOT/scripts/env.sh"
 if [ "$demo" = 1 ] && [ "$DATA_DIR" = "$ROOT/data" ]; then
   export DATA_DIR="$ROOT/data/demo"
 fi
-mkdir -p "$DATA_DIR"
+case "$DATA_DIR" in
+  *://*) ;;  # object storage (s3://bucket/prefix): each acav command stages it (docs/SCALING.md)
+  *) mkdir -p "$DATA_DIR" ;;
+esac
 export ACAV_SKIP_SETUP=1 ACAV_PYTHON  # set up once here, not again in every stage
 # One run, one set of once-per-run notices (e.g. "no GPU is visible"), however many stages ask.
 ACAV_RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/acav-run.XXXXXX")"

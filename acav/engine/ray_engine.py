@@ -65,12 +65,12 @@ class RayEngine(Engine):
         self, address: str | None = None, cpus: int | None = None, gpus: int | None = None, retries: int = 3
     ) -> None:
         self.address = address
-        self.cpus = cpus
-        self.gpus = gpus
+        self.num_cpus = cpus
+        self.num_gpus = gpus
         self.retries = retries
 
     def describe(self) -> str:
-        where = self.address or f"a local instance ({self.cpus or 'all'} CPU(s))"
+        where = self.address or f"a local instance ({self.num_cpus or 'all'} CPU(s))"
         return f"ray on {where}"
 
     # -- cluster -----------------------------------------------------------------------------
@@ -86,8 +86,8 @@ class RayEngine(Engine):
             # address="local": never join some other user's cluster found on this machine.
             ray.init(
                 address="local",
-                num_cpus=self.cpus,
-                num_gpus=self.gpus,
+                num_cpus=self.num_cpus,
+                num_gpus=self.num_gpus,
                 include_dashboard=False,
                 object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                 log_to_driver=True,
