@@ -66,7 +66,15 @@ def test_urls_are_recognised_and_options_under_them_localised(monkeypatch: pytes
     monkeypatch.setenv("DATA_DIR", "s3://b/env")
     assert data_dir_url(["filter"]) == "s3://b/env"
     monkeypatch.setenv("ACAV_STAGE_DIR", "/cache")
-    args = ["download", "--data-dir", "s3://b/env", "--source-dir", "s3://b/env/src", "--x=s3://b/env/y", "s3://b/envy"]
+    args = [
+        "download",
+        "--data-dir",
+        "s3://b/env",
+        "--source-dir",
+        "s3://b/env/src",
+        "--x=s3://b/env/y",
+        "s3://b/envy",
+    ]
     assert localize_args(args, "s3://b/env") == [
         "download", "--data-dir", "/cache", "--source-dir", "/cache/src", "--x=/cache/y", "s3://b/envy",
     ]  # fmt: skip
@@ -74,7 +82,13 @@ def test_urls_are_recognised_and_options_under_them_localised(monkeypatch: pytes
 
 def test_stage_in_and_out_mirror_changes_and_mark_completion_last(s3, tmp_path: Path) -> None:
     prefix = f"{BUCKET}/unit"
-    s3.pipe({f"{prefix}/keep.txt": b"keep", f"{prefix}/sub/gone.bin": b"\x00\x01", f"{prefix}/sub/edit.txt": b"old"})
+    s3.pipe(
+        {
+            f"{prefix}/keep.txt": b"keep",
+            f"{prefix}/sub/gone.bin": b"\x00\x01",
+            f"{prefix}/sub/edit.txt": b"old",
+        }
+    )
     with staged_data_dir(f"s3://{prefix}", "unit") as staging:
         local = staging.local
         assert (local / "keep.txt").read_bytes() == b"keep"
@@ -107,7 +121,9 @@ def test_a_failed_command_uploads_its_finished_files_but_no_marker(s3) -> None:
 
 def _acav(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     full = {**os.environ, **env, "PYTHONPATH": str(ROOT), "ACAV_PROGRESS": "0"}
-    return subprocess.run([sys.executable, "-m", "acav", *args], env=full, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "acav", *args], env=full, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_stage_1_on_s3_writes_the_same_bytes_as_on_a_local_directory(s3, tmp_path: Path) -> None:
