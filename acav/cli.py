@@ -46,9 +46,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "acav.subset_selection.cli",
         "stage 6: choose the clips that maximise audio-visual mutual information",
     ),
+    "rebuild": (
+        "acav.rebuild.cli",
+        "rebuild a published clip list: download its videos, cut its segments, write shards",
+    ),
     "export": ("acav.export.cli", "write the selected clips (and a random twin) as WebDataset shards"),
-    "evaluate": ("acav.evaluation.cli", "pretrain on an exported subset; linear evaluation; the offline proof"),
+    "evaluate": (
+        "acav.evaluation.cli",
+        "pretrain on an exported subset; linear evaluation; the offline proof",
+    ),
     "report": ("acav.report.cli", "write the run report: one offline HTML file (DATA_DIR/report.html)"),
+    "retrieval": (
+        "acav.correspondence_retrieval.cli",
+        "correspondence-retrieval experiments (the paper's section 4.1): tables and plots",
+    ),
 }
 
 

@@ -33,7 +33,7 @@ result = acav.run_pipeline(
     feature_extraction={
         "visual_extractor": "basic_visual",
         "audio_extractor": "basic_audio",
-        "num_workers": 1,
+        "workers": 1,
     },
     clustering={"ncentroids": 10},
 )

@@ -6,11 +6,11 @@ Defaults follow the ACAV100M paper: scdet threshold 10 %, annealing factor 1.2 c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 from acav.clip_segmentation.diversity import DIVERSITY_MEASURES
 from acav.clip_segmentation.shots import SHOT_RULES
-from acav.core.config import ConfigError
+from acav.core.config import ConfigError, deprecated
 
 SECTION = "clip_segmentation"
 
@@ -93,9 +93,16 @@ class SegmentConfig:
         default=False,
         metadata={"help": "re-process videos whose last record is 'failed' even if the file is unchanged"},
     )
-    shards: bool = field(default=True, metadata={"help": "bundle the clips into shards after cutting"})
+    bundle_shards: bool = field(
+        default=True,
+        metadata={"help": "bundle the clips into shards after cutting", **deprecated("shards")},
+    )
+    # the deprecated keyword of the constructor (SegmentConfig(shards=False)); see ``bundle_shards``
+    shards: InitVar[bool | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, shards: bool | None = None) -> None:
+        if shards is not None:
+            self.bundle_shards = bool(shards)
         # Fail early with the option's name rather than deep inside a worker.
         if self.threshold <= 0 or self.threshold > 100:
             raise ConfigError(f"threshold must be in (0, 100], got {self.threshold}")

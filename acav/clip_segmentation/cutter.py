@@ -24,9 +24,10 @@ def format_seconds_floor(seconds: float) -> str:
 
 
 def scale_filter(width: int, height: int, short_side: int) -> str | None:
-    """A ``scale`` filter bringing the short side down to ``short_side`` (never up), or None."""
+    """A ``scale`` filter bringing the short side down to ``short_side`` (never up, even sizes), or None."""
     if short_side <= 0 or min(width, height) <= short_side:
-        return None
+        # libx264 with yuv420p needs even sizes: drop the odd last column/row by scaling.
+        return "scale=w=trunc(iw/2)*2:h=trunc(ih/2)*2" if width % 2 or height % 2 else None
     if width <= height:
         return f"scale=w={short_side}:h=-2"
     return f"scale=w=-2:h={short_side}"

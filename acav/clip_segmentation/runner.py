@@ -30,10 +30,11 @@ from acav.clip_segmentation.scores import VideoAnalysis, analyse_video
 from acav.clip_segmentation.shards import ClipEntry, bundle, complete_shards
 from acav.clip_segmentation.shots import anneal
 from acav.clip_segmentation.signature import choose_by_signature
+from acav.clip_segmentation.validate import clip_problem, replaced_after_bundling
 from acav.core.atomic import TMP_MARKER, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.ids import is_safe_id
-from acav.core.layout import DataLayout
+from acav.core.layout import DataLayout, shard_name
 from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, probe_media
 from acav.core.records import JsonlWriter, read_jsonl
@@ -224,9 +225,23 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
             _outcome(record, "failed", "cut_error", f"{name}: {exc}")
             record["clips"] = []
             return
+        problem = clip_problem(destination, cfg.clip_length, info.has_audio)
+        if problem is not None:  # it does not count: no silent clip, no 20 s "10 s" clip
+            destination.unlink(missing_ok=True)
+            record.setdefault("dropped", []).append({"filename": name, "reason": problem})
+            continue
         made.append(destination)
         clips.append({"filename": name, "start": round(window.start, 6), "end": round(window.end, 6)})
     record["clips"] = clips
+    if not clips and record.get("dropped"):
+        first = record["dropped"][0]
+        _outcome(
+            record,
+            "failed",
+            "bad_clip",
+            f"no cut clip passed the check, e.g. {first['filename']}: {first['reason']}",
+        )
+        return
     _outcome(record, "ok", None, "fallback: no shot was long enough, took the centre" if fallback else None)
 
 
@@ -346,11 +361,21 @@ def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
             "no videos in %s (expected {YOUTUBE_ID}.mp4 files from the download stage)", layout.raw_videos_dir
         )
     previous = latest_records(layout)
-    bundled = {name for names in complete_shards(layout).values() for name in names}
+    shard_of = {name: shard_name(i) for i, names in complete_shards(layout).items() for name in names}
+    bundled = set(shard_of)
+    replaced = replaced_after_bundling(previous, videos, shard_of)
+    for video_id, shards in replaced.items():
+        log.warning(
+            "%s.mp4 changed after its clips were bundled into %s; it is NOT cut again (shards never change "
+            "once complete). To re-cut it, move those shards (.tar + .json) and their features away, then re-run",
+            video_id,
+            ", ".join(shards),
+        )
     tasks = [
         VideoTask(video_id, str(path), str(layout.clips_dir), cfg)
         for video_id, path in videos
-        if not is_done(previous.get(video_id), path, layout.clips_dir, bundled, cfg.retry_failed)
+        if video_id not in replaced
+        and not is_done(previous.get(video_id), path, layout.clips_dir, bundled, cfg.retry_failed)
     ]
     skipped = len(videos) - len(tasks)
     if skipped:
@@ -360,8 +385,11 @@ def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
         new_records = _run_tasks(tasks, workers, writer)
     records = {**previous, **{r["id"]: r for r in new_records}}
     video_ids = [video_id for video_id, _ in videos]
-    new_shards = bundle(layout, clip_entries(records, video_ids), cfg.clips_per_shard) if cfg.shards else []
+    new_shards = (
+        bundle(layout, clip_entries(records, video_ids), cfg.clips_per_shard) if cfg.bundle_shards else []
+    )
     summary = summarize(records, video_ids, skipped, len(tasks), new_shards)
+    summary["replaced_after_bundling"] = replaced
     summary["seconds"] = round(time.time() - began, 3)
     summary["workers"] = workers
     summary["config"] = config_to_dict(cfg)

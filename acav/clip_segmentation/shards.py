@@ -89,7 +89,7 @@ def write_shard(tar_path: Path, json_path: Path, clips: list[ClipEntry], clips_d
                 stat = path.stat()
                 info = tarfile.TarInfo(name=clip.filename)
                 info.size = stat.st_size
-                info.mtime = int(stat.st_mtime)
+                info.mtime = 0  # not the clip file's: identical clips give byte-identical shards
                 info.mode = 0o644
                 with open(path, "rb") as handle:
                     tar.addfile(info, handle)

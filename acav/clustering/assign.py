@@ -37,6 +37,14 @@ class Assigner:
         self.keys = cset.keys
         self.dims = cset.dims
         self._centers = {m.key: torch.from_numpy(m.centers).to(device) for m in cset.models}
+        # The release's discount rule, when the clustering was trained with it (--underused discount).
+        discount = cset.extra.get("discount")
+        self._discount = (float(discount[0]), float(discount[1])) if discount else None
+        self._usage = {
+            m.key: torch.from_numpy(np.asarray(m.usage, dtype=np.float64)).to(device)
+            for m in cset.models
+            if m.usage is not None
+        }
         self._mean = {
             m.key: (torch.from_numpy(m.mean).to(device) if m.mean is not None else None) for m in cset.models
         }
@@ -49,7 +57,7 @@ class Assigner:
             self._layers.setdefault(key[0], []).append(key[1])
 
     def labels(self, block: ShardBlock) -> tuple[dict[ClusterKey, np.ndarray], dict[ClusterKey, float]]:
-        from acav.clustering.kmeans import nearest
+        from acav.clustering.kmeans import discounted_nearest, nearest
 
         labels: dict[ClusterKey, np.ndarray] = {}
         inertia: dict[ClusterKey, float] = {}
@@ -61,7 +69,12 @@ class Assigner:
                 continue
             x = torch.from_numpy(np.ascontiguousarray(matrix)).to(self.device, torch.float32)
             x = transform(x, self.cset.normalize, self._mean[key], self._std[key])
-            lab, dist = nearest(x, self._centers[key])
+            if self._discount is not None and key in self._usage:
+                usage = self._usage[key]
+                seen = float(usage.sum().item())
+                lab, dist = discounted_nearest(x, self._centers[key], usage, seen, *self._discount)
+            else:
+                lab, dist = nearest(x, self._centers[key])
             labels[key] = lab.cpu().numpy()
             inertia[key] = float(dist.double().sum().item())
         return labels, inertia

@@ -47,6 +47,7 @@ class ClusteringModel:
     points: int = 0
     inertia: float | None = None  # exact, over every clip of the partition, with the final centres
     train_inertia: float | None = None  # mean squared distance during the last training epoch
+    usage: np.ndarray | None = None  # points per centre in training (--underused discount only)
 
     @property
     def dims(self) -> int:
@@ -105,6 +106,8 @@ def save_clustering_set(path: str | os.PathLike[str], cset: ClusteringSet) -> No
         if model.mean is not None and model.std is not None:
             arrays[f"mean_{index:03d}"] = np.asarray(model.mean, dtype=np.float32)
             arrays[f"std_{index:03d}"] = np.asarray(model.std, dtype=np.float32)
+        if model.usage is not None:
+            arrays[f"usage_{index:03d}"] = np.asarray(model.usage, dtype=np.float64)
         entries.append(
             {
                 "index": index,
@@ -181,6 +184,7 @@ def load_clustering_set(path: str | os.PathLike[str]) -> ClusteringSet:
                 points=int(entry.get("points", 0)),
                 inertia=entry.get("inertia"),
                 train_inertia=entry.get("train_inertia"),
+                usage=arrays.get(f"usage_{index:03d}"),
             )
         )
     if not models:

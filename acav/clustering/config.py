@@ -72,6 +72,21 @@ class ClusteringConfig:
         },
     )
     reseed_every: int = field(default=20, metadata={"help": "batches between under-used-centre checks"})
+    underused: str = field(
+        default="reseed",
+        metadata={
+            "help": "under-used centres: reseed (move them onto badly served points) or discount (the release's "
+            "rule: distances to a centre with fewer than (points/k)**discount_power points divided by "
+            "discount_factor, in training and in the final assignment)",
+            "choices": ("reseed", "discount"),
+        },
+    )
+    discount_power: float = field(
+        default=0.7, metadata={"help": "--underused discount: the power p (release: 0.7)"}
+    )
+    discount_factor: float = field(
+        default=5.0, metadata={"help": "--underused discount: the divisor r (release: 5.0)"}
+    )
     sample_size: int = field(
         default=0,
         metadata={
@@ -114,6 +129,9 @@ class ClusteringConfig:
             (self.faiss_iters >= 1, "faiss_iters must be >= 1"),
             (self.init_iters >= 0, "init_iters must be >= 0"),
             (self.reseed_every >= 1, "reseed_every must be >= 1"),
+            (self.underused in ("reseed", "discount"), "underused must be reseed or discount"),
+            (self.discount_factor >= 1.0, "discount_factor must be >= 1"),
+            (self.discount_power > 0, "discount_power must be > 0"),
             (self.learning_rate > 0, "learning_rate must be > 0"),
             (self.backend in BACKENDS, f"backend must be one of {BACKENDS}"),
             (self.normalize in ("none", "l2", "standardize"), "normalize must be none, l2 or standardize"),

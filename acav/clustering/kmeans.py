@@ -14,7 +14,9 @@ Training for one clustering:
    * ``constant`` schedule (the ACAV100M release): a global rate ``lr = learning_rate * 0.1 **
      (epoch // 5)`` applied per assigned point, with the release's fallback ``lr = 0.5 / max_count``
      when a centre received so many points that ``count * lr >= 1``.
-3. Under-used centres are re-seeded: every ``reseed_every`` batches, a centre that received fewer
+3. Under-used centres are re-seeded (default) or, with ``discount`` (the release's rule, see
+   :func:`discounted_nearest`), favoured in every assignment, training and final alike.
+   Re-seeding: every ``reseed_every`` batches, a centre that received fewer
    than ``reseed_fraction`` of the average share of points in that window is moved onto a point of
    the current batch drawn with probability proportional to its squared distance to its centre (a
    point the clustering serves badly), as in k-means++. Re-seeding stops before the end of training
@@ -64,6 +66,27 @@ def nearest(x: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch
         dist, labels = squared_distances(x[start : start + _ASSIGN_CHUNK], centers).min(dim=1)
         labels_parts.append(labels)
         dist_parts.append(dist)
+    return torch.cat(labels_parts), torch.cat(dist_parts)
+
+
+def discounted_nearest(
+    x: torch.Tensor, centers: torch.Tensor, usage: torch.Tensor, seen: float, power: float, factor: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ACAV100M release's assignment: a centre that has received fewer than ``(seen / k) ** power``
+    points (``usage``: points per centre so far, ``seen`` their total) has its squared distances
+    divided by ``factor`` before the nearest centre is taken. Returns the labels and the true
+    (undiscounted) squared distances."""
+    k = centers.shape[0]
+    under = usage.to(centers.device) < (seen / k) ** power
+    if not bool(under.any()):
+        return nearest(x, centers)
+    scale = torch.where(under, 1.0 / factor, 1.0).to(torch.float32)
+    labels_parts, dist_parts = [], []
+    for start in range(0, x.shape[0], _ASSIGN_CHUNK):
+        dist = squared_distances(x[start : start + _ASSIGN_CHUNK], centers)
+        labels = (dist * scale).argmin(dim=1)
+        labels_parts.append(labels)
+        dist_parts.append(dist.gather(1, labels.unsqueeze(1)).squeeze(1))
     return torch.cat(labels_parts), torch.cat(dist_parts)
 
 
@@ -139,6 +162,7 @@ class MiniBatchKMeans:
         reseed_fraction: float = 0.05,
         reseed_every: int = 20,
         seed: int = 0,
+        discount: tuple[float, float] | None = None,
     ) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown learning-rate schedule {schedule!r}; use one of {SCHEDULES}")
@@ -152,12 +176,15 @@ class MiniBatchKMeans:
         self.count_decay = count_decay
         self.reseed_fraction = reseed_fraction
         self.reseed_every = max(1, reseed_every)
+        self.discount = discount  # (power, factor) of the release's rule, or None
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
         self.centers = torch.zeros(ncentroids, dims, device=self.device)
         # float64 counts stay exact far past 2**24 points
         self.counts = torch.zeros(ncentroids, dtype=torch.float64, device=self.device)
         self._window_usage = torch.zeros(ncentroids, dtype=torch.float64, device=self.device)
+        # points each centre received over the whole training (never decayed; the discount rule's counts)
+        self.usage = torch.zeros(ncentroids, dtype=torch.float64, device=self.device)
         self._window_points = 0
         self.epoch = 0
         self.stats = TrainStats()
@@ -194,7 +221,7 @@ class MiniBatchKMeans:
         n = x.shape[0]
         if n == 0:
             return 0.0
-        labels, dist = nearest(x, self.centers)
+        labels, dist = self.assign(x)
         got = torch.bincount(labels, minlength=self.k).to(torch.float64)
         sums = torch.zeros_like(self.centers).index_add_(0, labels, x)
         if self.schedule == "count":
@@ -210,6 +237,7 @@ class MiniBatchKMeans:
                 self.stats.lr_fallbacks += 1
             self.centers.mul_((1.0 - got * lr).to(torch.float32).unsqueeze(1)).add_(sums, alpha=lr)
         self.counts += got
+        self.usage += got
         self._window_usage += got
         self._window_points += n
         inertia = float(dist.sum().item())
@@ -217,7 +245,7 @@ class MiniBatchKMeans:
         self.stats.points += n
         self.stats.epoch_inertia += inertia
         self.stats.epoch_points += n
-        if allow_reseed and self.stats.batches % self.reseed_every == 0:
+        if allow_reseed and self.discount is None and self.stats.batches % self.reseed_every == 0:
             self._reseed_underused(x, dist)
         return inertia
 
@@ -244,13 +272,18 @@ class MiniBatchKMeans:
 
     # -- use ------------------------------------------------------------------------------------
     def assign(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return nearest(x.to(self.device, torch.float32), self.centers)
+        x = x.to(self.device, torch.float32)
+        if self.discount is None:
+            return nearest(x, self.centers)
+        seen = float(self.usage.sum().item())
+        return discounted_nearest(x, self.centers, self.usage, seen, *self.discount)
 
     def state(self) -> dict[str, Any]:
         """Numpy state for checkpoints (centres, counts, epoch, stats)."""
         return {
             "centers": self.centers.cpu().numpy(),
             "counts": self.counts.cpu().numpy(),
+            "usage": self.usage.cpu().numpy(),
             "generator": self.generator.get_state().cpu().numpy(),
             "batches": np.int64(self.stats.batches),
             "reseeded": np.int64(self.stats.reseeded),
@@ -259,6 +292,8 @@ class MiniBatchKMeans:
     def load_state(self, state: dict[str, Any]) -> None:
         self.set_centers(torch.from_numpy(np.asarray(state["centers"], dtype=np.float32)))
         self.counts = torch.from_numpy(np.asarray(state["counts"], dtype=np.float64)).to(self.device)
+        if "usage" in state:
+            self.usage = torch.from_numpy(np.asarray(state["usage"], dtype=np.float64)).to(self.device)
         if "generator" in state:
             try:
                 self.generator.set_state(torch.from_numpy(np.asarray(state["generator"], dtype=np.uint8)))
@@ -268,3 +303,36 @@ class MiniBatchKMeans:
                 pass
         self.stats.batches = int(state.get("batches", 0))
         self.stats.reseeded = int(state.get("reseeded", 0))
+
+
+def fit_array(
+    x: np.ndarray,
+    ncentroids: int,
+    epochs: int = 2,
+    batch_size: int = 1024,
+    seed: int = 0,
+    init_iters: int = 10,
+    count_decay: float = 0.1,
+    device: torch.device | str = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster an in-memory ``(n, d)`` array with the stage's mini-batch SGD k-means.
+
+    The same procedure as :func:`acav.clustering.train.train_partition` for one key (k-means++ and
+    Lloyd on the data, then ``epochs`` shuffled passes of :meth:`MiniBatchKMeans.partial_fit`,
+    re-seeding stopped before the last epoch), for callers that hold their features in memory
+    (e.g. the correspondence-retrieval experiments). Returns ``(centres (k, d), labels (n,))``.
+    """
+    data = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
+    n, dims = data.shape
+    k = min(int(ncentroids), n)
+    model = MiniBatchKMeans(k, dims, device=device, count_decay=count_decay, seed=seed)
+    model.initialize(data, init_iters)
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        model.start_epoch(epoch)
+        order = torch.from_numpy(rng.permutation(n)).to(data.device)
+        allow = epoch < epochs - 1
+        for start in range(0, n, batch_size):
+            model.partial_fit(data[order[start : start + batch_size]], allow_reseed=allow)
+    labels, _ = model.assign(data)
+    return model.centers.cpu().numpy(), labels.cpu().numpy().astype(np.int64)

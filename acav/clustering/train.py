@@ -49,6 +49,9 @@ _CHECKPOINT_FIELDS = (
     "count_decay",
     "reseed_fraction",
     "reseed_every",
+    "underused",
+    "discount_power",
+    "discount_factor",
     "sample_size",
     "init_iters",
 )
@@ -181,6 +184,7 @@ def train_partition(
             results.append(_result(catalog, key, centers, config, objective / max(len(sample), 1)))
         return _set(results, config, shard_names), catalog
 
+    discount = (config.discount_power, config.discount_factor) if config.underused == "discount" else None
     models = [
         MiniBatchKMeans(
             k,
@@ -192,6 +196,7 @@ def train_partition(
             reseed_fraction=config.reseed_fraction,
             reseed_every=config.reseed_every,
             seed=_key_seed(config.seed, index),
+            discount=discount,
         )
         for index, key in enumerate(catalog.keys)
     ]
@@ -236,7 +241,10 @@ def train_partition(
         train_mean = (
             model.stats.epoch_inertia / model.stats.epoch_points if model.stats.epoch_points else None
         )
-        results.append(_result(catalog, key, model.centers.cpu().numpy(), config, train_mean))
+        result = _result(catalog, key, model.centers.cpu().numpy(), config, train_mean)
+        if discount is not None:  # the final assignment applies the same rule with these counts
+            result.usage = model.usage.cpu().numpy()
+        results.append(result)
     return _set(results, config, shard_names), catalog
 
 
@@ -259,6 +267,8 @@ def _set(results: list[ClusteringModel], config: ClusteringConfig, shards: list[
     extra: dict[str, Any] = {
         "config": {name: getattr(config, name) for name in _CHECKPOINT_FIELDS + ("epochs",)}
     }
+    if config.underused == "discount" and config.backend == "torch":
+        extra["discount"] = [config.discount_power, config.discount_factor]
     return ClusteringSet(
         models=results, normalize=config.normalize, backend=config.backend, shards=shards, extra=extra
     )

@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import logging
 import os
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,12 +73,48 @@ def _base_type(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one flag per dataclass field; defaults are suppressed so we can tell what was given."""
+ALIAS_DEST = "_deprecated_alias__"
+_log = logging.getLogger("acav.core.config")
+
+
+def deprecated(old: str, convert: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """Field metadata for an option's former name: ``metadata={"help": ..., **deprecated("num_workers")}``.
+
+    The old name keeps working as a flag (``--num-workers``), a YAML key and an API keyword, with a
+    warning naming the new one; ``convert`` maps an old value to the new meaning when it changed.
+    """
+    return {"aliases": {old: convert}}
+
+
+def _aliases(cls: type) -> dict[str, tuple[str, Callable[[Any], Any] | None]]:
+    """``{old name: (field name, converter)}`` of a config dataclass."""
+    out = {}
+    for fld in dataclasses.fields(cls):
+        for old, convert in (fld.metadata.get("aliases") or {}).items():
+            out[old] = (fld.name, convert)
+    return out
+
+
+_WARNED: set[str] = set()
+
+
+def _from_alias(old: str, new: str, convert: Callable[[Any], Any] | None, value: Any, where: str) -> Any:
+    if old not in _WARNED:
+        _WARNED.add(old)
+        _log.warning("%s: '%s' (--%s) is deprecated; use '%s' (--%s)", where, old, old.replace("_", "-"),
+                     new, new.replace("_", "-"))  # fmt: skip
+    return convert(value) if convert is not None else value
+
+
+def add_config_arguments(
+    parser: argparse.ArgumentParser, cls: type, skip: frozenset[str] = frozenset()
+) -> None:
+    """Add one flag per dataclass field (except those named in ``skip``, and hidden ones for
+    deprecated names); defaults are suppressed so we can tell what was given."""
     hints = typing.get_type_hints(cls)
     group = parser.add_argument_group(f"{cls.__name__} options (also settable in the YAML config)")
     for fld in dataclasses.fields(cls):
-        if fld.metadata.get("cli") is False:
+        if fld.metadata.get("cli") is False or fld.name in skip:
             continue
         tp, is_list = _base_type(hints[fld.name])
         default = fld.default if fld.default is not dataclasses.MISSING else fld.default_factory()  # type: ignore[misc]
@@ -85,13 +123,19 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         kwargs: dict[str, Any] = {"dest": fld.name, "default": argparse.SUPPRESS, "help": help_text}
         if "choices" in fld.metadata:
             kwargs["choices"] = fld.metadata["choices"]
-        if tp is bool and not is_list:
-            group.add_argument(_flag(fld.name), action=argparse.BooleanOptionalAction, **kwargs)
-            continue
-        kwargs["type"] = tp if tp in (int, float, str, Path) else str
-        if is_list:
-            kwargs["nargs"] = "*"
-        group.add_argument(_flag(fld.name), **kwargs)
+        names = [fld.name]
+        for old in fld.metadata.get("aliases") or {}:
+            names.append(old)
+        for i, name in enumerate(names):
+            if i:  # a deprecated spelling: hidden, stored apart so load_config can warn and convert
+                kwargs = dict(kwargs, dest=ALIAS_DEST + name, help=argparse.SUPPRESS)
+            if tp is bool and not is_list:
+                group.add_argument(_flag(name), action=argparse.BooleanOptionalAction, **kwargs)
+                continue
+            kwargs["type"] = tp if tp in (int, float, str, Path) else str
+            if is_list:
+                kwargs["nargs"] = "*"
+            group.add_argument(_flag(name), **kwargs)
 
 
 def read_yaml_section(path: str | os.PathLike[str], section: str) -> dict[str, Any]:
@@ -183,11 +227,18 @@ def load_config(
     """Build ``cls`` from defaults, the YAML ``section`` and explicitly given CLI flags/overrides."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
+    aliases = _aliases(cls)
     values: dict[str, Any] = {}
     config_file = config_file or (getattr(args, "config", None) if args is not None else None)
     config_file = config_file or os.environ.get("ACAV_CONFIG") or None
     if config_file:
         for key, value in read_yaml_section(config_file, section).items():
+            if key in aliases and key not in names:
+                new, convert = aliases[key]
+                tp, is_list = _base_type(hints[new])
+                value = _from_alias(key, new, convert, value, f"{config_file}: {section}")
+                values.setdefault(new, _coerce(value, tp, is_list, f"{config_file}: {section}.{key}"))
+                continue
             if key not in names:
                 raise ConfigError(
                     f"{config_file}: unknown option '{key}' in section '{section}' "
@@ -196,10 +247,17 @@ def load_config(
             tp, is_list = _base_type(hints[key])
             values[key] = _coerce(value, tp, is_list, f"{config_file}: {section}.{key}")
     if args is not None:
+        for old, (new, convert) in aliases.items():
+            if hasattr(args, ALIAS_DEST + old) and not hasattr(args, new):
+                values[new] = _from_alias(old, new, convert, getattr(args, ALIAS_DEST + old), "command line")
         for key in names:
             if hasattr(args, key):
                 values[key] = getattr(args, key)
     for key, value in overrides.items():
+        if key in aliases and key not in names:
+            old = key
+            key, convert = aliases[old]
+            value = _from_alias(old, key, convert, value, cls.__name__)
         if key not in names:
             raise ConfigError(
                 f"unknown option '{key}' for {cls.__name__} (known: {', '.join(sorted(names))})"

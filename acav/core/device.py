@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+from acav.core.config import ConfigError
 from acav.core.logs import get_logger, once_per_run
 
 if TYPE_CHECKING:
@@ -46,12 +47,17 @@ def choose_device(requested: str = "auto") -> torch.device:
             return torch.device("cuda:0")
         _warn_cpu_fallback("No GPU is visible (CUDA unavailable or CUDA_VISIBLE_DEVICES empty)")
         return torch.device("cpu")
-    if requested.startswith("cuda"):
-        if cuda_device_count() == 0:
+    if requested == "cuda" or (requested.startswith("cuda:") and requested[5:].isdigit()):
+        count = cuda_device_count()
+        if count == 0:
             _warn_cpu_fallback(f"--device {requested} asked for a GPU but none is visible")
             return torch.device("cpu")
+        if requested != "cuda" and int(requested[5:]) >= count:
+            raise ConfigError(
+                f"--device {requested}: only {count} GPU(s) are visible (cuda:0..cuda:{count - 1})"
+            )
         return torch.device(requested)
-    raise ValueError(f"unknown device {requested!r}; use one of {', '.join(DEVICE_CHOICES)} or cuda:N")
+    raise ConfigError(f"unknown --device {requested!r}; use one of {', '.join(DEVICE_CHOICES)} or cuda:N")
 
 
 def visible_devices(requested: str = "auto") -> list[torch.device]:

@@ -9,6 +9,7 @@ where a file is expected) into such a line.
 from __future__ import annotations
 
 import errno
+from pathlib import Path
 
 
 class UserError(RuntimeError):
@@ -38,3 +39,16 @@ def describe_os_error(exc: OSError) -> str | None:
     if exc.filename2 is not None:
         where = f"{exc.filename} -> {exc.filename2}"
     return f"{where}: {exc.strerror or exc}; {advice}. Earlier outputs are unchanged."
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse an output path that is a directory or whose folder does not exist (before any work)."""
+    if path.is_dir():
+        raise UserError(
+            f"{option} {path} is a directory; pass a file path inside it, e.g. {path / 'output.csv'}"
+        )
+    if not path.parent.is_dir():
+        raise UserError(
+            f"{option} {path}: the folder {path.parent} does not exist; create it (mkdir -p {path.parent}) "
+            "or choose another path"
+        )

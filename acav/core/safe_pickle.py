@@ -108,8 +108,12 @@ class _ArrayPlaceholder:
 
 
 class RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file: Any, source: str = "<bytes>", size: int | None = None) -> None:
-        super().__init__(file)
+    def __init__(
+        self, file: Any, source: str = "<bytes>", size: int | None = None, encoding: str = "ASCII"
+    ) -> None:
+        # encoding="latin1" reads Python 2 pickles (Caffe2/Detectron checkpoints): their str
+        # values, numpy array data included, become latin1 str, which array_from_state accepts.
+        super().__init__(file, encoding=encoding)
         self._source = source
         self._budget = (size if size is not None else max_file_bytes()) + ALLOCATION_SLACK
 
@@ -317,8 +321,12 @@ def safe_loads(data: bytes, source: str = "<bytes>") -> Any:
     return RestrictedUnpickler(io.BytesIO(data), source=source, size=len(data)).load()
 
 
-def safe_load(path: str | os.PathLike[str]) -> Any:
-    """Load a pickle file with the restricted unpickler; errors name the file."""
+def safe_load(path: str | os.PathLike[str], encoding: str = "ASCII") -> Any:
+    """Load a pickle file with the restricted unpickler; errors name the file.
+
+    ``encoding`` is the unpickler's for Python 2 pickles, as ``pickle.load``'s argument of that name:
+    ``"latin1"`` for Caffe2/Detectron checkpoints, ``"bytes"`` for e.g. CIFAR-10's batches.
+    """
     path = Path(path)
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
@@ -329,7 +337,7 @@ def safe_load(path: str | os.PathLike[str]) -> Any:
                 "(raise ACAV_PICKLE_MAX_BYTES if the file is trusted)"
             )
         try:
-            return RestrictedUnpickler(handle, source=str(path), size=size).load()
+            return RestrictedUnpickler(handle, source=str(path), size=size, encoding=encoding).load()
         except UnsafePickleError:
             raise
         except Exception as exc:  # truncated or garbage files raise many different types

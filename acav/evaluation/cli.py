@@ -67,8 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--heldout", type=Path, required=True, help="held-out demo data dir cut into clips (stages 1-3)"
     )
     proof.add_argument("--out", type=Path, required=True)
-    proof.add_argument("--seeds", type=int, default=3)
-    proof.add_argument("--steps", type=int, default=150)
+    proof.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    proof.add_argument("--seed", type=int, action="append", default=None, help="only this seed (repeatable)")
+    proof.add_argument("--steps", type=int, default=100)
     proof.add_argument("--batch-size", type=int, default=32)
 
 
@@ -95,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if args.evaluate_command == "proof":
         from acav.evaluation.proof import run_proof
 
-        run_proof(args.pool, args.heldout, args.out, list(range(args.seeds)), args.steps, args.batch_size)
+        seeds = args.seed if args.seed is not None else list(range(args.seeds))
+        run_proof(args.pool, args.heldout, args.out, seeds, args.steps, args.batch_size)
         print((args.out / "results.md").read_text())
         return 0
     return _linear(args)

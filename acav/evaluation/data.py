@@ -200,7 +200,7 @@ class ClipStream(torch.utils.data.IterableDataset):
         world: int = 1,
         start: int = 0,
         buffer: int = 256,
-        cache: bool = False,
+        cache: bool | dict = False,
         batch: int = 1,
     ) -> None:
         super().__init__()
@@ -208,7 +208,8 @@ class ClipStream(torch.utils.data.IterableDataset):
         if not self.shards:
             raise ValueError(f"process {rank} of {world} has no shard: export more shards than processes")
         self.config, self.seed, self.rank, self.start, self.buffer = config, seed, rank, start, buffer
-        self.cache: dict | None = {} if cache else None
+        # decoded clips by key (used only without scale jitter); a dict may be shared between runs
+        self.cache: dict | None = cache if isinstance(cache, dict) else ({} if cache else None)
         self.batch = batch
 
     def raw(self) -> Iterator[tuple[int, str, bytes]]:

@@ -96,7 +96,10 @@ def item_views(
     if audio_only:
         return None, _audio_only_views(item, config, train, probe.test_clips, rng), 1
     if train:
-        pairs = [training_views(item.source, config, rng) for _ in range(probe.train_views)]
+        decoded: dict = {}  # the views differ in window, crop, flip and masks: decode once
+        pairs = [
+            training_views(item.source, config, rng, decoded, item.name) for _ in range(probe.train_views)
+        ]
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]), 1
     frames, specs = evaluation_views(item.source, config, probe.test_clips, probe.test_crops)
     return frames, specs, probe.test_crops
@@ -108,13 +111,14 @@ def encode_views(
 ) -> torch.Tensor:
     """Frozen-encoder features ``[views, D]``; for both modalities, a clip's audio features are
     repeated over its crops and concatenated to the visual features."""
+    device = next(model.parameters()).device
     parts = []
     if modality in ("visual", "both"):
         if frames is None:
             raise ValueError("visual features need video frames (this data set is audio only)")
-        parts.append(model.visual(frames))
+        parts.append(model.visual(frames.to(device)).cpu())
     if modality in ("audio", "both"):
-        audio = model.audio(specs)
+        audio = model.audio(specs.to(device)).cpu()
         parts.append(audio.repeat_interleave(crops, dim=0) if modality == "both" else audio)
     return torch.cat(parts, dim=1)
 

@@ -87,7 +87,7 @@ def pretrain(
     config: PretrainConfig,
     model_config: ModelConfig | None = None,
     stop_after: int | None = None,
-    cache_decoded: bool = False,
+    cache_decoded: bool | dict = False,
 ) -> dict:
     """Train (or resume) until ``config.steps`` (or ``stop_after`` steps in this call); return a summary."""
     model_config = model_config or PRESETS[config.model]

@@ -4,8 +4,9 @@ visual encoder by visual class, the audio encoder by audio class.
 
 Inputs: a demo data directory after ``run.sh --demo`` (with ``export/curated`` and
 ``export/random`` from ``acav export --random-subset``) and a second, held-out demo (another seed)
-cut into clips (stages 1-3). Output: ``results.csv`` (one row per subset, seed and probe) and
-``results.md`` (mean ± std over seeds) in ``out_dir``.
+cut into clips (stages 1-3). Output: ``rows-seed{N}.json`` per seed, and ``results.csv`` (one row per subset
+and seed) and ``results.md`` (mean ± std over seeds) over every seed finished in ``out_dir`` (so
+seeds can run as separate processes on a machine with more cores).
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def run_proof(
     clips = heldout_clips(heldout_dir)
     classes = 1 + max(max(c[2], c[3]) for c in clips)
     train, test = split_by_video(clips)
-    cache: dict = {}
+    cache: dict = {}  # decoded probe views, shared by every model
+    decoded: dict = {}  # decoded pool clips, shared by every pretraining run
     rows: list[dict] = []
     for seed in seeds:
         torch.manual_seed(seed)
@@ -131,7 +133,7 @@ def run_proof(
                 log_every=max(1, steps // 5),
                 shuffle_buffer=64,
             )
-            summary = pretrain(shards, run_dir, config, model_config, cache_decoded=True)
+            summary = pretrain(shards, run_dir, config, model_config, cache_decoded=decoded)
             model = load_encoders(latest_checkpoint(run_dir))
             clips_in_subset = json.loads((shards / "manifest.json").read_text())["clips"]
             result = probe_model(model, train, test, classes, replace(probe, seed=seed), cache)
@@ -145,7 +147,11 @@ def run_proof(
             }
             log.info("%s", row)
             rows.append(row)
-    write_results(out_dir, rows, steps, batch_size, len(train), len(test))
+        seed_rows = [r for r in rows if r["seed"] == seed]
+        atomic_write_text(out_dir / f"rows-seed{seed}.json", json.dumps(seed_rows, indent=1) + "\n")
+    # the table covers every seed finished in out_dir (seeds may run as separate processes)
+    all_rows = [r for p in sorted(out_dir.glob("rows-seed*.json")) for r in json.loads(p.read_text())]
+    write_results(out_dir, all_rows, steps, batch_size, len(train), len(test))
     return rows
 
 

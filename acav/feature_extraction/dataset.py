@@ -185,13 +185,29 @@ def process_clip(data: bytes, name: str, visual: Extractor, audio: Extractor) ->
     return item
 
 
-def iter_tar_members(path: Path) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo]]:
-    """Video members of a tar in stream order (other members and directories are skipped)."""
+def member_problem(member: tarfile.TarInfo, listed: set[str] | None) -> str | None:
+    """Why a tar member is not a clip, or None. With a shard json, only the regular-file members it
+    lists (by exact name) are clips; without one, regular video files with a plain name are."""
+    name = member.name
+    if listed is not None:
+        if name not in listed:
+            return f"tar member {name!r} is not listed in the shard json: not a clip, ignored"
+    elif (
+        "/" in name or "\\" in name or name in ("", ".", "..") or not name.lower().endswith(VIDEO_EXTENSIONS)
+    ):
+        return f"tar member {name!r} is not a plain video file name: not a clip, ignored"
+    if not member.isfile():
+        return f"tar member {name!r} is not a regular file: not a clip, ignored"
+    return None
+
+
+def iter_tar_members(
+    path: Path, listed: set[str] | None = None
+) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo, str | None]]:
+    """Members of a tar in stream order, each with :func:`member_problem` (None for a clip)."""
     with tarfile.open(path, mode="r:") as tar:
         for member in tar:
-            if not member.isfile() or not member.name.lower().endswith(VIDEO_EXTENSIONS):
-                continue
-            yield Path(member.name).name, tar, member
+            yield member.name, tar, member, member_problem(member, listed)
 
 
 def _worker_position() -> tuple[int, int]:
@@ -214,10 +230,16 @@ class ClipDataset(IterableDataset):
             started = time.time()
             members = 0
             error = None
+            names, _ = read_shard_json(shard.json)
+            listed = set(names) if names is not None else None
             try:
-                for index, (name, tar, member) in enumerate(iter_tar_members(shard.tar)):
-                    members += 1
+                for index, (name, tar, member, problem) in enumerate(iter_tar_members(shard.tar, listed)):
+                    members += problem is None
                     if index % workers != worker:
+                        continue
+                    if problem is not None:  # reported in the run log with the shard's failures
+                        yield {"type": "clip", "shard": shard.name, "filename": name, "visual": None,
+                               "audio": None, "error": problem, "started": time.time(), "decode_s": 0.0}  # fmt: skip
                         continue
                     try:
                         handle = tar.extractfile(member)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
-from acav.core.config import ConfigError
+from acav.core.config import ConfigError, deprecated
 from acav.feature_extraction.base import AUDIO_EXTRACTORS, CROP_CHOICES, SAMPLING_CHOICES, VISUAL_EXTRACTORS
 
 CONFIG_SECTION = "feature_extraction"
@@ -43,10 +43,13 @@ class ExtractionConfig:
         },
     )
     batch_size: int = field(default=16, metadata={"help": "clips per model call"})
-    num_workers: int = field(
-        default=-1,
+    workers: int = field(
+        default=0,
         metadata={
-            "help": "DataLoader decoding processes per device; 0 decodes in the main process; -1 = CPU count per device, at most 8"
+            "help": "decoding processes (DataLoader workers) per device; 0 = auto (CPU count per device, at most 8); "
+            "-1 decodes in the main process",
+            # the former --num-workers counted the other way: -1 was auto and 0 the main process
+            **deprecated("num_workers", lambda old: {-1: 0, 0: -1}.get(int(old), int(old))),
         },
     )
     device: str = field(
@@ -96,8 +99,12 @@ class ExtractionConfig:
         default=False,
         metadata={"help": "recompute shards whose output already exists instead of skipping them"},
     )
+    # the deprecated keyword of the constructor (ExtractionConfig(num_workers=0)); see ``workers``
+    num_workers: InitVar[int | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, num_workers: int | None = None) -> None:
+        if num_workers is not None:
+            self.workers = {-1: 0, 0: -1}.get(int(num_workers), int(num_workers))
         # The YAML section bypasses argparse's choices, so check them here too.
         checks = {
             "visual_extractor": VISUAL_EXTRACTORS,
@@ -116,6 +123,9 @@ class ExtractionConfig:
             raise ConfigError(f"feature_extraction.batch_size must be >= 1, got {self.batch_size}")
 
     def workers_per_device(self, devices: int) -> int:
-        if self.num_workers >= 0:
-            return self.num_workers
+        """DataLoader ``num_workers`` per device (0: decode in the main process)."""
+        if self.workers < 0:
+            return 0
+        if self.workers > 0:
+            return self.workers
         return max(1, min(8, (os.cpu_count() or 1) // max(1, devices)))

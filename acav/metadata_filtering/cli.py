@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from acav.core.config import ConfigError, add_config_arguments, load_config
+from acav.core.errors import check_output_file
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger
 from acav.metadata_filtering.config import CONFIG_SECTION, FilterConfig
@@ -15,7 +16,11 @@ log = get_logger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--input", type=Path, default=None, help="metadata TSV to filter (default: DATA_DIR/metadata.tsv)"
+        "--input",
+        type=Path,
+        default=None,
+        help="metadata to filter: ID<TAB>JSON TSV, or CSV / JSONL / parquet (see --input-format, --columns); "
+        "default: DATA_DIR/metadata.tsv",
     )
     parser.add_argument(
         "--output",
@@ -51,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         kept = args.output
         rejects, report_path = derived_paths(kept)
+    if not args.report_only:
+        check_output_file(kept, "--output")
     if not input_path.is_file():
         log.error("input not found: %s (put the metadata there or pass --input FILE)", input_path)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,7 +89,23 @@ class FilterConfig:
     keywords_dir: Path | None = field(
         default=None,
         metadata={
-            "help": "directory of <name>.txt keyword lists; when unset: metadata_filtering/keywords in the repo"
+            "help": "directory of <name>.txt keyword lists, or of the original release's keyword CSV files "
+            "(gaming_keywords.csv or gaming.csv, ...); when unset: metadata_filtering/keywords in the repo"
+        },
+    )
+    # input format (acav/metadata_filtering/inputs.py)
+    input_format: str = field(
+        default="auto",
+        metadata={
+            "help": "tsv (ID<TAB>JSON), csv (with a header), jsonl or parquet; auto: from the file name "
+            "(.gz allowed), else tsv",
+            "choices": ["auto", "tsv", "csv", "jsonl", "parquet"],
+        },
+    )
+    columns: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "column mapping of csv/jsonl/parquet input, e.g. id=video_id,title=name,duration=secs"
         },
     )
     # input robustness and execution
@@ -99,7 +116,10 @@ class FilterConfig:
         default=True,
         metadata={"help": "also count what every rule rejects on its own (all rules run on every line)"},
     )
-    workers: int = field(default=1, metadata={"help": "processes; output is identical for any number"})
+    workers: int = field(
+        default=1,
+        metadata={"help": "processes; 0 = auto (one per CPU core); output is identical for any number"},
+    )
     chunk_lines: int = field(default=2000, metadata={"help": "lines per work unit sent to a worker"})
 
     def validate(self) -> None:
@@ -108,14 +128,20 @@ class FilterConfig:
             raise ConfigError(
                 f"min_duration ({self.min_duration}) is above max_duration ({self.max_duration})"
             )
-        if self.workers < 1:
-            raise ConfigError(f"workers must be >= 1, got {self.workers}")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0 (0 = auto), got {self.workers}")
+        if self.workers == 0:  # auto, as --workers 0 means in every stage
+            self.workers = os.cpu_count() or 1
         if self.chunk_lines < 1:
             raise ConfigError(f"chunk_lines must be >= 1, got {self.chunk_lines}")
         if self.max_line_bytes < 16:
             raise ConfigError(f"max_line_bytes must be >= 16, got {self.max_line_bytes}")
         if self.language_max_chars < 0:
             raise ConfigError(f"language_max_chars must be >= 0, got {self.language_max_chars}")
+        if self.columns:
+            from acav.metadata_filtering.inputs import parse_columns
+
+            parse_columns(self.columns)
         if self.language and not self.languages:
             raise ConfigError("languages is empty: every line would be rejected; use --no-language instead")
 

@@ -3,6 +3,12 @@
 A list is a UTF-8 text file, one phrase per line; blank lines and lines starting with ``#`` are
 ignored. Lists are referred to by name (``games`` -> ``<keywords_dir>/games.txt``) or by path.
 
+The original release's keyword files are read as they are: a ``.csv`` file has a header row, then
+one phrase per row with its words in comma-separated cells (``dragon,ball,,,,``). A name with no
+``.txt`` file in the directory falls back to the release's file names, so ``--keywords-dir`` can
+point at the release's ``metadata_filtering/keywords`` (``gaming_keywords.csv``, ...) or at its
+package's ``statics/keywords`` (``gaming.csv``, ...): see :data:`RELEASE_NAMES`.
+
 Matching is on token sequences: a phrase matches when its tokens appear consecutively in the
 text's tokens, so "bts" never matches inside "subtitles" and "call of duty" needs all three
 words in order. The index maps a phrase's first token to the phrases starting with it, so a line
@@ -23,6 +29,18 @@ log = get_logger(__name__)
 # Lists live beside the stage, in the repository (acav is installed editable from it):
 # <repo>/metadata_filtering/keywords/*.txt, found relative to this file.
 DEFAULT_KEYWORDS_DIR = Path(__file__).resolve().parents[2] / "metadata_filtering" / "keywords"
+
+
+# Our list name -> the original release's (its files: <name>_keywords.csv in the repository,
+# <name>.csv in its package).
+RELEASE_NAMES = {
+    "games": "gaming",
+    "animation": "animation",
+    "official_video": "officialvideo",
+    "artists": "artist",
+    "tutorial": "tutorial",
+}
+LIST_SUFFIXES = (".txt", ".csv")
 
 
 class KeywordListError(ValueError):
@@ -54,17 +72,41 @@ def keywords_dir(configured: str | os.PathLike[str] | None) -> Path:
 
 
 def is_list_path(spec: str) -> bool:
-    """A list spec with a slash or a ``.txt`` suffix is a path; anything else is a name."""
-    return "/" in spec or os.sep in spec or spec.endswith(".txt")
+    """A list spec with a slash or a ``.txt``/``.csv`` suffix is a path; anything else is a name."""
+    return "/" in spec or os.sep in spec or spec.endswith(LIST_SUFFIXES)
+
+
+def list_candidates(name: str, directory: Path) -> list[Path]:
+    """Where a list name is looked for, in order: ``<name>.txt``, ``<name>.csv``, then the
+    release's ``<release>_keywords.csv`` and ``<release>.csv``."""
+    release = RELEASE_NAMES.get(name, name)
+    names = [f"{name}.txt", f"{name}.csv", f"{release}_keywords.csv", f"{release}.csv"]
+    return [directory / n for n in dict.fromkeys(names)]
 
 
 def resolve_list(spec: str, directory: Path | None) -> Path:
-    """``games`` -> ``<directory>/games.txt``; see :func:`is_list_path` for paths."""
+    """``games`` -> ``<directory>/games.txt`` (or a release CSV, see :func:`list_candidates`);
+    see :func:`is_list_path` for paths."""
     if is_list_path(spec):
         return Path(spec)
     if directory is None:
         raise KeywordListError(f"keyword list {spec!r} is a name but no keyword directory is set")
-    return directory / f"{spec}.txt"
+    candidates = list_candidates(spec, directory)
+    for path in candidates:
+        if path.is_file():
+            return path
+    return candidates[0]  # reading it reports the missing file
+
+
+def csv_phrases(text: str) -> list[str]:
+    """Phrases of a release-format CSV list: the header row skipped, each row's non-empty
+    comma-separated cells joined by spaces (``dragon,ball,,,,`` -> ``dragon ball``)."""
+    phrases = []
+    for row in text.splitlines()[1:]:
+        phrase = " ".join(cell.strip() for cell in row.split(",") if cell.strip())
+        if phrase:
+            phrases.append(phrase)
+    return phrases
 
 
 def read_phrase_file(path: Path) -> tuple[str, ...]:
@@ -77,9 +119,12 @@ def read_phrase_file(path: Path) -> tuple[str, ...]:
         raise KeywordListError(f"{path}: not UTF-8 text ({exc})") from exc
     except OSError as exc:
         raise KeywordListError(f"{path}: cannot read keyword list ({exc})") from exc
+    if text.startswith("\ufeff"):  # a byte-order mark, as spreadsheet programs write
+        text = text[1:]
+    lines = csv_phrases(text) if path.suffix.lower() == ".csv" else text.splitlines()
     seen: set[str] = set()
     phrases: list[str] = []
-    for line in text.splitlines():
+    for line in lines:
         phrase = line.strip()
         if not phrase or phrase.startswith("#") or phrase in seen:
             continue
@@ -95,7 +140,8 @@ def load_lists(specs: Sequence[str], configured_dir: str | os.PathLike[str] | No
     lists = []
     for spec in specs:
         path = resolve_list(spec, directory)
-        lists.append(KeywordList(name=path.stem, path=path, phrases=read_phrase_file(path)))
+        name = path.stem if is_list_path(spec) else spec  # "games" also when read from gaming.csv
+        lists.append(KeywordList(name=name, path=path, phrases=read_phrase_file(path)))
     return lists
 
 

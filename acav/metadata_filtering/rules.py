@@ -236,7 +236,9 @@ class LineFilter:
         self.rules = rules if rules is not None else build_rules(config, self.tools)
         self.rule_names = [r.name for r in self.rules]
 
-    def evaluate(self, raw: bytes | TooLongLine) -> LineResult:
+    def evaluate(self, raw: bytes | TooLongLine | Rejection) -> LineResult:
+        if isinstance(raw, Rejection):  # a row of a CSV/parquet/JSONL input that could not be read
+            return LineResult(raw.youtube_id, raw.reason, False, -1, ())
         if isinstance(raw, TooLongLine):
             reason = f"line too long: {raw.size} bytes > {raw.limit}"
             return LineResult(id_of_long_line(raw), reason, False, -1, ())

@@ -27,7 +27,8 @@ from acav.core.atomic import atomic_open, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.logs import get_logger, progress
 from acav.metadata_filtering.config import FilterConfig
-from acav.metadata_filtering.records import TooLongLine
+from acav.metadata_filtering.inputs import open_input
+from acav.metadata_filtering.records import Rejection, TooLongLine
 from acav.metadata_filtering.report import FilterReport
 from acav.metadata_filtering.rules import LineFilter
 
@@ -70,14 +71,18 @@ def read_lines(handle: BinaryIO, max_line_bytes: int) -> Iterator[bytes | TooLon
         yield TooLongLine(head, size, max_line_bytes)
 
 
-def read_chunks(handle: BinaryIO, config: FilterConfig) -> Iterator[tuple[int, list[bytes | TooLongLine]]]:
-    """``(first line number, lines)`` chunks, line numbers starting at 1."""
+def read_chunks(
+    handle: BinaryIO | Iterator[bytes | Rejection], config: FilterConfig
+) -> Iterator[tuple[int, list[bytes | TooLongLine]]]:
+    """``(first line number, lines)`` chunks, line numbers starting at 1; ``handle`` is a TSV
+    file or the converted rows of another format (:mod:`acav.metadata_filtering.inputs`)."""
     chunk: list[bytes | TooLongLine] = []
     size = 0
     start = 1
-    for line in read_lines(handle, config.max_line_bytes):
+    lines = read_lines(handle, config.max_line_bytes) if hasattr(handle, "readline") else handle
+    for line in lines:
         chunk.append(line)
-        size += len(line) if isinstance(line, bytes) else len(line.head)
+        size += len(line) if isinstance(line, bytes) else _HEAD_BYTES
         if len(chunk) >= config.chunk_lines or size >= _CHUNK_BYTES:
             yield start, chunk
             start += len(chunk)
@@ -185,8 +190,9 @@ def filter_file(
     report = FilterReport(list(line_filter.rule_names), each_rule=config.report_each_rule)
     if write_outputs:
         remove_stale_temps(kept_path.parent)  # e.g. filtered.tsv.tmp-* of a killed run (live ones stay)
-    with open(input_path, "rb") as handle:
-        if handle.peek(len(UTF8_BOM))[: len(UTF8_BOM)] == UTF8_BOM:  # written by some editors/Excel
+    with open_input(input_path, config.input_format, config.columns, config.max_line_bytes) as handle:
+        # A TSV handle (CSV/JSONL readers drop the BOM themselves): written by some editors/Excel.
+        if hasattr(handle, "peek") and handle.peek(len(UTF8_BOM))[: len(UTF8_BOM)] == UTF8_BOM:
             handle.read(len(UTF8_BOM))
         if write_outputs:
             kept_cm: Any = atomic_open(kept_path, "wb")

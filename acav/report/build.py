@@ -470,7 +470,7 @@ def build_report(
     sections += _guarded("shots", "Shots and clip placement", lambda: shots_section(layout, config, selected))
     partitions: list[Any] = []
     try:
-        partitions = load_partitions(layout)
+        partitions = load_partitions(layout, limit=config.partitions)
     except Exception as exc:
         log.warning("cannot read the cluster shards: %s", exc)
     if partitions:

@@ -27,6 +27,12 @@ class ReportConfig:
     pairs: int = field(
         default=3, metadata={"help": "audio-visual clustering pairs whose co-occurrence is drawn"}
     )
+    partitions: int = field(
+        default=3,
+        metadata={
+            "help": "selection partitions read (the first ones; galleries and co-occurrence use the first)"
+        },
+    )
     curve_points: int = field(default=20, metadata={"help": "subset sizes on the selection curve"})
     random_subsets: int = field(
         default=5, metadata={"help": "random subsets averaged per size for the curve's baseline"}
@@ -50,5 +56,7 @@ class ReportConfig:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"report.{name} must be >= 0, got {getattr(self, name)}")
+        if self.partitions < 1:
+            raise ConfigError(f"report.partitions must be >= 1, got {self.partitions}")
         if self.curve_points < 2:
             raise ConfigError(f"report.curve_points must be >= 2, got {self.curve_points}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
+from acav.core.errors import check_output_file
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
 from acav.core.runlock import directory_lock
@@ -70,6 +71,7 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     config.validate()
     started = time.time()
     paths = resolve_paths(layout, config)
+    check_output_file(paths.output, "--output")
     report = LoadReport()
     groups = group_shards(paths.clusters_dir, report)
     if not groups:

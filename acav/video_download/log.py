@@ -192,3 +192,15 @@ def failed_ids(path: str | os.PathLike[str]) -> set[str]:
     for video_id, record in _outcome_records(path):
         last[video_id] = record["status"]
     return {video_id for video_id, status in last.items() if status == FAILED}
+
+
+def failed_reasons(path: str | os.PathLike[str]) -> dict[str, str]:
+    """id -> ``"error class: message"`` of the ids whose last outcome is ``failed`` (one string per
+    failed id, so a large log costs memory only for its failures)."""
+    failed: dict[str, str] = {}
+    for video_id, record in _outcome_records(path):
+        if record["status"] == FAILED:
+            failed[video_id] = f"{record.get('error_class') or OTHER}: {record.get('message') or ''}"
+        else:
+            failed.pop(video_id, None)
+    return failed

@@ -30,13 +30,16 @@ RESERVED_YTDLP_KEYS = frozenset(
     }
 )
 
+AUTO_WORKERS = 4  # --workers 0: parallel downloads when the user leaves it to us
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?[bB])?\s*$")
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 @dataclass
 class DownloadConfig:
-    workers: int = field(default=4, metadata={"help": "parallel downloads (threads)"})
+    workers: int = field(
+        default=4, metadata={"help": "parallel downloads (threads); 0 = auto (4: polite towards YouTube)"}
+    )
     max_height: int = field(
         default=360, metadata={"help": "best video stream at or below this height (pixels)"}
     )
@@ -117,8 +120,10 @@ class DownloadConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
+        if self.workers < 0:
+            raise ConfigError(f"--workers must be >= 0 (0 = auto), got {self.workers}")
+        if self.workers == 0:  # auto, as --workers 0 means in every stage
+            self.workers = AUTO_WORKERS
         if self.max_height < 1:
             raise ConfigError(f"--max-height must be >= 1, got {self.max_height}")
         if self.retries < 0:

@@ -107,3 +107,64 @@ def test_whole_numbers_are_accepted_for_int_and_ints_for_float(tmp_path: Path) -
     with pytest.raises(ConfigError, match="clustering.workers"):
         load_config(IntConfig, "clustering", workers=2.5)
     assert load_config(IntConfig, "clustering", workers="3").workers == 3
+
+
+def _stage_args(cls: type, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", type=Path, default=None)
+    add_config_arguments(parser, cls)
+    return parser.parse_args(argv)
+
+
+def test_deprecated_spellings_still_work_and_warn(tmp_path: Path, monkeypatch, caplog) -> None:
+    from acav.clip_segmentation.config import SegmentConfig
+    from acav.core import config as config_mod
+    from acav.feature_extraction.options import ExtractionConfig
+
+    monkeypatch.delenv("ACAV_CONFIG", raising=False)
+    monkeypatch.setattr(config_mod, "_WARNED", set())
+    with caplog.at_level("WARNING", logger="acav.core.config"):
+        # extract --num-workers: old -1 (auto) is new 0, old 0 (main process) is new -1
+        cfg = load_config(
+            ExtractionConfig, "feature_extraction", _stage_args(ExtractionConfig, ["--num-workers", "0"])
+        )
+        assert cfg.workers == -1 and cfg.workers_per_device(1) == 0
+    assert "'num_workers' (--num-workers) is deprecated; use 'workers' (--workers)" in caplog.text
+    args = _stage_args(ExtractionConfig, ["--num-workers", "-1"])
+    assert load_config(ExtractionConfig, "feature_extraction", args).workers == 0
+    args = _stage_args(ExtractionConfig, ["--num-workers", "5", "--workers", "2"])
+    assert load_config(ExtractionConfig, "feature_extraction", args).workers == 2  # the new name wins
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, ExtractionConfig)
+    assert "--num-workers" not in parser.format_help() and "--workers" in parser.format_help()  # hidden
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("feature_extraction:\n  num_workers: 3\nclip_segmentation:\n  shards: false\n")
+    assert load_config(ExtractionConfig, "feature_extraction", config_file=yaml_file).workers == 3
+    assert load_config(SegmentConfig, "clip_segmentation", config_file=yaml_file).bundle_shards is False
+    # segment --no-shards is now --no-bundle-shards (--shards is a list of shards elsewhere)
+    args = _stage_args(SegmentConfig, ["--no-shards"])
+    assert load_config(SegmentConfig, "clip_segmentation", args).bundle_shards is False
+    assert load_config(SegmentConfig, "clip_segmentation", _stage_args(SegmentConfig, [])).bundle_shards
+    # Python: the API keyword and the dataclass constructor keep the old names too
+    assert load_config(ExtractionConfig, "feature_extraction", num_workers=0).workers == -1
+    assert (
+        ExtractionConfig(num_workers=0).workers == -1 and SegmentConfig(shards=False).bundle_shards is False
+    )
+
+
+def test_workers_zero_means_auto_in_every_stage() -> None:
+    import os
+
+    from acav.clip_segmentation.config import SegmentConfig
+    from acav.feature_extraction.options import ExtractionConfig
+    from acav.metadata_filtering.config import FilterConfig
+    from acav.video_download.options import AUTO_WORKERS, DownloadConfig
+
+    cfg = FilterConfig(workers=0)
+    cfg.validate()
+    assert cfg.workers == (os.cpu_count() or 1)
+    assert DownloadConfig(workers=0).workers == AUTO_WORKERS
+    assert SegmentConfig(workers=0).workers == 0  # resolved when the stage runs (half the cores)
+    assert ExtractionConfig(workers=0).workers_per_device(1) == max(1, min(8, os.cpu_count() or 1))
+    with pytest.raises(ConfigError, match="0 = auto"):
+        DownloadConfig(workers=-1)

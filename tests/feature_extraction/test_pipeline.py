@@ -166,7 +166,9 @@ def test_config_errors(tmp_path: Path, data_dir: Path):
         == 0
     )
     start = [r for r in read_jsonl(data_dir / "features" / RUN_LOG_NAME) if r["event"] == "run_start"][-1]
-    assert start["config"]["batch_size"] == 3 and start["config"]["num_workers"] == 0
+    assert (
+        start["config"]["batch_size"] == 3 and start["config"]["workers"] == -1
+    )  # --num-workers 0, deprecated
 
 
 def test_shard_resolution_and_split(data_dir: Path):

@@ -222,6 +222,22 @@ def test_first_match_in_text_order_is_reported(line_filter: LineFilter) -> None:
 
 
 # --- rule 6: tutorials, after stop words and stemming ----------------------------------------
+# The matching mechanism is tested on a list of generic phrases written here: the shipped list
+# holds only screen-tutorial phrases (test_filter_keyword_corpora.py measures it).
+MECHANISM_PHRASES = [
+    "how to", "howto", "tutorial", "step by step", "diy", "tips and tricks", "tips & tricks",
+    "beginner's guide", "for beginners",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tutorial_filter(tmp_path_factory: pytest.TempPathFactory) -> LineFilter:
+    path = tmp_path_factory.mktemp("lists") / "generic_tutorial.txt"
+    path.write_text("\n".join(MECHANISM_PHRASES) + "\n", encoding="utf-8")
+    off = {"duration": False, "language": False, "category": False, "music_artist": False, "keywords": False}
+    return LineFilter(FilterConfig(**off, tutorial_lists=[str(path)]))
+
+
 @pytest.mark.parametrize(
     ("title", "expected"),
     [
@@ -239,19 +255,35 @@ def test_first_match_in_text_order_is_reported(line_filter: LineFilter) -> None:
         ("Lake fishing for beginners", "tutorial: for beginners"),
     ],
 )
-def test_tutorial_phrases(line_filter: LineFilter, title: str, expected: str) -> None:
-    assert reason(line_filter, title=title) == expected
+def test_tutorial_phrases(tutorial_filter: LineFilter, title: str, expected: str) -> None:
+    assert reason(tutorial_filter, title=title) == expected
 
 
-def test_tutorial_words_must_be_consecutive(line_filter: LineFilter) -> None:
+def test_tutorial_words_must_be_consecutive(tutorial_filter: LineFilter) -> None:
     # "how" ... "to" across other words or a comma is no "how to".
-    assert reason(line_filter, title="How we rode our bikes to the lake") is None
-    assert reason(line_filter, title="Guess how, to be fair, the lake looked") is None
-    assert reason(line_filter, description=EN_TEXT + " step one, then another step") is None
+    assert reason(tutorial_filter, title="How we rode our bikes to the lake") is None
+    assert reason(tutorial_filter, title="Guess how, to be fair, the lake looked") is None
+    assert reason(tutorial_filter, description=EN_TEXT + " step one, then another step") is None
 
 
-def test_tutorial_at_the_very_end(line_filter: LineFilter) -> None:
-    assert reason(line_filter, description=EN_TEXT + " full tutorials") == "tutorial: tutorial"
+def test_tutorial_at_the_very_end(tutorial_filter: LineFilter) -> None:
+    assert reason(tutorial_filter, description=EN_TEXT + " full tutorials") == "tutorial: tutorial"
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Photoshop Tutorials: layers", "tutorial: photoshop tutorial"),  # stemmed
+        ("Excel formulas for the office", "tutorial: excel formulas"),
+        ("My screen recording of the new app", "tutorial: screen recording"),
+        ("How to make bread at home", None),  # filmed how-tos are not screen tutorials
+        ("DIY bookshelf, step by step", None),
+        ("A relaxing walk through the old town", None),
+        ("Guest lecture on volcanoes", None),
+    ],
+)
+def test_shipped_tutorial_list_names_screen_subjects(line_filter: LineFilter, title: str, expected) -> None:
+    assert reason(line_filter, title=title) == expected
 
 
 # --- order, switches and "alone" ------------------------------------------------------------------
@@ -281,7 +313,7 @@ def test_each_rule_can_be_switched_off(rule: str) -> None:
         "category": make_line(category="Gaming"),
         "music_artist": make_line(category="Music", title="Ed Sheeran busking in the rain"),
         "keywords": make_line(title="Minecraft on a rainy day by the sea"),
-        "tutorial": make_line(title="How to listen to the sea"),
+        "tutorial": make_line(title="Photoshop tutorial: the sea at sunset"),
     }
     config = FilterConfig(**{rule: False}, report_each_rule=False)
     line_filter = LineFilter(config)

@@ -20,7 +20,7 @@ SHORT = make_line("shortAAAAAA", length="20")
 GAMING = make_line("gamingAAAAA", category="Gaming")
 ARTIST = make_line("artistAAAAA", category="Music", title="Beyonce song played by a street band")
 GAME_KW = make_line("keywordAAAA", title="Minecraft music on the radio in the car")
-TUTORIAL = make_line("tutorialAAA", title="How to record rain on a tin roof")
+TUTORIAL = make_line("tutorialAAA", title="Audacity tutorial: record rain on a tin roof")
 ITALIAN = make_line(
     "italianAAAA", title="Una passeggiata a Roma", description="Abbiamo camminato per il centro storico."
 )
@@ -52,7 +52,7 @@ def test_kept_lines_are_byte_identical_in_order_and_rejects_name_the_rule(
         "3\tgamingAAAAA\tcategory: Gaming",
         "4\tartistAAAAA\tmusic_artist: beyonce",
         "6\tkeywordAAAA\tkeyword: minecraft (games)",
-        "7\ttutorialAAA\ttutorial: how to",
+        "7\ttutorialAAA\ttutorial: audacity tutorial",
         "8\titalianAAAA\tlanguage: it (not in en,es,pt,ru,ja,fr,de,ko)",
     ]
     assert (report["total_lines"], report["kept"], report["rejected"]) == (8, 2, 6)

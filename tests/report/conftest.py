@@ -26,7 +26,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     config = base / "tiny.yaml"
     config.write_text(
         "demo:\n  num_videos: 8\n  min_duration: 32\n  max_duration: 40\n  num_classes: 3\n"
-        "clip_segmentation:\n  workers: 1\nfeature_extraction:\n  num_workers: 1\n"
+        "clip_segmentation:\n  workers: 1\nfeature_extraction:\n  workers: 1\n"
         "report:\n  sample_videos: 4\n  thumbs_per_cluster: 3\n  max_clusters: 6\n  curve_points: 5\n"
     )
     env = dict(os.environ)

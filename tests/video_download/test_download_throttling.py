@@ -171,3 +171,19 @@ def test_cookies_from_browser_option(tmp_path: Path) -> None:
     assert "cookiesfrombrowser" not in YtdlpFetcher(
         DownloadConfig(), tmp_path / "cache", threading.Event(), lambda n: None
     ).options("abcdefghijk", tmp_path)
+
+
+def test_cookies_from_browser_reaches_ytdlp(
+    run_stage, media, out_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """With the real yt-dlp: a browser with no profile on this machine fails clearly, per video."""
+    from vd_helpers import Serve
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no browser profile anywhere
+    with LoopbackServer() as server:
+        url = server.route("cookiesvid1", Serve(media("ok").read_bytes()))
+        summary = run_stage([url], cookies_from_browser="firefox", retries=0)
+        assert server.hits_for("cookiesvid1") == 0  # refused before any request
+    record = by_id(out_dir)["cookiesvid1"][-1]
+    assert record["status"] == "failed" and "firefox" in record["message"].lower()
+    assert summary.status["failed"] == 1

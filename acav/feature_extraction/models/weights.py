@@ -53,6 +53,9 @@ class WeightSpec:
     sha256_env: str | None = None  # environment variable that may pin the full digest
     state_dict_key: str | None = None  # checkpoint dict key that holds the state dict
     ignore_prefixes: tuple[str, ...] = ()  # checkpoint keys we do not use (e.g. PCA parameters)
+    # Another checkpoint file of the same weights, used when ``filename`` is absent (SlowFast:
+    # PySlowFast's Caffe2 ``SLOWFAST_8x8_R50.pkl``, what the original release used).
+    caffe2_filename: str | None = None
 
     def expected_sha256(self) -> str | None:
         pinned = os.environ.get(self.sha256_env, "").strip().lower() if self.sha256_env else ""
@@ -68,6 +71,7 @@ WEIGHTS: dict[str, WeightSpec] = {
         sha256=None,  # not published; see the module docstring
         sha256_env="ACAV_SLOWFAST_SHA256",
         state_dict_key="model_state",
+        caffe2_filename="SLOWFAST_8x8_R50.pkl",
     ),
     "vggish": WeightSpec(
         name="vggish",
@@ -112,8 +116,17 @@ def resolve_path(
     """Where ``spec``'s file should be: an explicit file, a directory holding it, or the weights dir."""
     if weights is not None:
         path = Path(weights).expanduser()
-        return path / spec.filename if path.is_dir() else path
-    return weights_dir(directory) / spec.filename
+        return _file_in(spec, path) if path.is_dir() else path
+    return _file_in(spec, weights_dir(directory))
+
+
+def _file_in(spec: WeightSpec, directory: Path) -> Path:
+    """``spec.filename`` in ``directory``, or its Caffe2 checkpoint when only that one is there."""
+    main = directory / spec.filename
+    if not main.exists() and spec.caffe2_filename and (directory / spec.caffe2_filename).is_file():
+        log.info("%s not found; using the Caffe2 checkpoint %s", main, spec.caffe2_filename)
+        return directory / spec.caffe2_filename
+    return main
 
 
 def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -196,6 +209,8 @@ def load_state_dict_file(spec: WeightSpec, path: Path) -> dict[str, Any]:
     """Verify and read ``path`` safely (``weights_only=True``) into a plain state dict."""
     import torch
 
+    if spec.caffe2_filename and path.suffix == ".pkl":
+        return _caffe2_state_dict(spec, path)
     verify_file(spec, path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -204,6 +219,21 @@ def load_state_dict_file(spec: WeightSpec, path: Path) -> dict[str, Any]:
             f"{path}: cannot be read as a torch checkpoint ({exc}). " + how_to_get(spec, path.parent)
         ) from exc
     return extract_state_dict(spec, checkpoint, str(path))
+
+
+def _caffe2_state_dict(spec: WeightSpec, path: Path) -> dict[str, Any]:
+    """A Caffe2 checkpoint (PySlowFast ``.pkl``) read safely and mapped onto our module names."""
+    from acav.feature_extraction.models.slowfast_caffe2 import Caffe2CheckpointError, caffe2_state_dict
+
+    if not path.is_file():
+        raise WeightsError(
+            f"weights file for {spec.name} not found at {path}. " + how_to_get(spec, path.parent)
+        )
+    log.info("%s: Caffe2 checkpoint, SHA-256 %s (structure checked by strict loading)", path, sha256_of(path))
+    try:
+        return caffe2_state_dict(path)
+    except Caffe2CheckpointError as exc:
+        raise WeightsError(f"{exc}. " + how_to_get(spec, path.parent)) from exc
 
 
 def apply_state_dict(model: nn.Module, state: dict[str, Any], where: str) -> None:

@@ -1,0 +1,1 @@
+"""``acav rebuild``: re-create a dataset from a published clip list (see docs/REBUILD.md)."""
