@@ -376,8 +376,10 @@ def _extract_on_engine(engine: Engine, todo: list[ShardInput], config: Extractio
     """Every shard as one call on a cluster worker (``--engine ray``); a shard whose worker failed for
     good gets an ``error`` record (a re-run resumes it)."""
     gpus = engine.gpus() if config.device != "cpu" else 0
+    # --workers N: N decoding processes per actor; auto: decode inside the actor. One CPU is reserved
+    # per actor whatever N (asking for more could ask for more than a node has: Ray would wait).
+    num_workers = config.workers_per_device(1) if config.workers > 0 else 0
     resources = Resources(cpus=1, gpus=1 if gpus else 0)
-    num_workers = config.num_workers if config.num_workers >= 0 else 0  # decode inside the worker
     log.info(
         "extracting %d shard(s) with %s (%s)",
         len(todo),
