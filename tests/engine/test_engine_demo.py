@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from tests.engine.test_engine_ray import kill_one_busy_worker  # noqa: E402
+from ray_helpers import kill_one_busy_worker  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = (

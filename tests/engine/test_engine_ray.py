@@ -6,16 +6,15 @@ Worker deaths are real: the test finds the worker process running a task by its 
 from __future__ import annotations
 
 import functools
-import os
-import signal
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 ray = pytest.importorskip("ray")
+
+from ray_helpers import kill_one_busy_worker, ray_workers  # noqa: E402
 
 from acav.engine import get_engine  # noqa: E402
 from acav.engine.ray_engine import LOCAL_OBJECT_STORE_BYTES, RayEngine  # noqa: E402
@@ -34,32 +33,6 @@ def engine() -> Iterator[RayEngine]:
         yield RayEngine(retries=3)
     finally:
         ray.shutdown()
-
-
-def ray_workers(title: str) -> list[int]:
-    """Pids of this machine's processes whose title starts with ``title`` (Ray names busy workers so)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if cmdline.startswith(title):
-            pids.append(int(entry.name))
-    return pids
-
-
-def kill_one_busy_worker(title: str, timeout: float = 60.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pids = ray_workers(title)
-        if pids:
-            os.kill(pids[0], signal.SIGKILL)
-            return pids[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no Ray worker titled {title!r} appeared within {timeout} s")
 
 
 def test_get_engine_joins_the_running_instance(engine: RayEngine, monkeypatch: pytest.MonkeyPatch) -> None:
