@@ -149,3 +149,31 @@ def test_stage_1_on_s3_writes_the_same_bytes_as_on_a_local_directory(s3, tmp_pat
     again = _acav(["filter"], {"DATA_DIR": f"s3://{prefix}", "ACAV_STAGE_DIR": str(tmp_path / "other")})
     assert again.returncode == 0, again.stderr[-2000:]
     assert (tmp_path / "other" / "filtered.tsv").read_bytes() == (local / "filtered.tsv").read_bytes()
+
+
+TINY_DEMO = (
+    "demo:\n  num_videos: 6\n  min_duration: 32\n  max_duration: 36\n  num_classes: 3\n"
+    "clip_segmentation:\n  workers: 1\n"
+)
+
+
+def _run_sh_demo(env: dict[str, str]) -> None:
+    full = {**os.environ, **env, "ACAV_SKIP_SETUP": "1", "ACAV_PYTHON": sys.executable, "ACAV_PROGRESS": "0"}
+    cmd = ["bash", str(ROOT / "run.sh"), "--demo", "--no-report", "--no-export"]
+    proc = subprocess.run(cmd, env=full, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_run_sh_demo_on_s3_selects_the_same_clips_as_on_a_local_directory(s3, tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_DEMO)
+    _run_sh_demo({"DATA_DIR": str(tmp_path / "local"), "ACAV_CONFIG": str(config)})
+    _run_sh_demo({"DATA_DIR": f"s3://{BUCKET}/demo", "ACAV_CONFIG": str(config)})
+    s3.invalidate_cache()
+    assert s3.cat(f"{BUCKET}/demo/output.csv") == (tmp_path / "local" / "output.csv").read_bytes()
+    markers = {p.rsplit("/", 1)[1] for p in s3.find(f"{BUCKET}/demo/{MARKER_DIR}")}
+    commands = ("demo", "filter", "download", "segment", "extract", "cluster", "select")
+    assert markers == {f"{c}.done.json" for c in commands}
+    assert s3.exists(f"{BUCKET}/demo/videos/shard-000000.tar")
+    assert not [p for p in s3.find(f"{BUCKET}/demo") if ".tmp-" in p or p.endswith(".lock")]
