@@ -8,11 +8,16 @@ the same model in the default memory format and with pytorchvideo's ``slowfast_r
 ``forward``, the same convolutions plus the head) when pytorchvideo is installed.
 VGGish: ``--audio-clips`` clips of 10 s (16 kHz) through the log-mel front end + ``forward_pooled``,
 compared with torchvggish's front end + model. Ratios > 1 mean ours is faster.
+
+The variants compared with each other are timed interleaved (after one warm-up call each, round
+``r`` runs every variant once, in turn), so that a change of load on a shared machine hits all
+of them alike; the best round of each is kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 import types
@@ -31,14 +36,17 @@ from acav.feature_extraction.models.vggish import VGGish
 from acav.feature_extraction.models.vggish_input import VGGISH_SAMPLE_RATE, waveform_to_examples
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (allocations, oneDNN primitive creation)
-    times = []
+def best_times(variants: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Best wall time of each variant over ``repeats`` interleaved rounds (after one warm-up each)."""
+    for fn in variants.values():
+        fn()  # warm-up (allocations, oneDNN primitive creation)
+    times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for name, fn in variants.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(values) for name, values in times.items()}
 
 
 def import_pytorchvideo():
@@ -85,23 +93,38 @@ def import_torchvggish():
 def bench_slowfast(batch: int, repeats: int, crop: int) -> None:
     torch.manual_seed(0)
     frames = torch.randint(0, 256, (batch, SLOWFAST_NUM_FRAMES, crop, crop, 3), dtype=torch.uint8)
-    model = SlowFastR50().eval()
+    contiguous = SlowFastR50().eval()
+    channels_last = copy.deepcopy(contiguous).to(memory_format=torch.channels_last_3d)
+    fused = copy.deepcopy(channels_last)
+    fused.fuse_batchnorm()  # what build_slowfast() returns: BN folded, channels-last-3d
 
-    def timed(contiguous: bool) -> float:
+    def runner(model: SlowFastR50, make_contiguous: bool) -> Callable[[], None]:
         def run() -> None:
             with torch.inference_mode():
                 slow, fast = slowfast_preprocess(frames, crop=crop)
-                if contiguous:
+                if make_contiguous:
                     slow, fast = slow.contiguous(), fast.contiguous()
                 model.forward_pooled(slow, fast)
 
-        return best_time(run, repeats)
+        return run
 
-    t_contig = timed(True)
-    model.to(memory_format=torch.channels_last_3d)
-    t_cl = timed(False)
-    model.fuse_batchnorm()  # what build_slowfast() returns: BN folded, channels-last-3d
-    t_ours = timed(False)
+    variants = {
+        "ours": runner(fused, False),
+        "channels_last": runner(channels_last, False),
+        "contiguous": runner(contiguous, True),
+    }
+    builder = import_pytorchvideo()
+    if builder is not None:
+        reference = builder(pretrained=False).eval()
+
+        def run_reference() -> None:
+            with torch.no_grad():
+                slow, fast = slowfast_preprocess(frames, crop=crop)
+                reference([slow.contiguous(), fast.contiguous()])
+
+        variants["reference"] = run_reference
+    best = best_times(variants, repeats)
+    t_ours, t_cl, t_contig = best["ours"], best["channels_last"], best["contiguous"]
     print(f"SlowFast 8x8 R50, {batch} clips of {SLOWFAST_NUM_FRAMES}x{crop}x{crop}, random weights, CPU:")
     print(
         f"  ours (BN folded, channels_last_3d) {batch / t_ours:7.3f} clips/s  ({t_ours / batch:.2f} s/clip)"
@@ -110,18 +133,10 @@ def bench_slowfast(batch: int, repeats: int, crop: int) -> None:
     print(
         f"  ours (contiguous NCTHW)            {batch / t_contig:7.3f} clips/s  ours/this {t_contig / t_ours:.2f}x"
     )
-    builder = import_pytorchvideo()
     if builder is None:
         print("  pytorchvideo not installed: no reference timing")
         return
-    reference = builder(pretrained=False).eval()
-
-    def run_reference() -> None:
-        with torch.no_grad():
-            slow, fast = slowfast_preprocess(frames, crop=crop)
-            reference([slow.contiguous(), fast.contiguous()])
-
-    t_ref = best_time(run_reference, repeats)
+    t_ref = best["reference"]
     print(
         f"  pytorchvideo slowfast_r50          {batch / t_ref:7.3f} clips/s  ours/this {t_ref / t_ours:.2f}x"
     )
@@ -138,31 +153,34 @@ def bench_vggish(clips: int, repeats: int) -> None:
         with torch.inference_mode():
             ours.forward_pooled(torch.from_numpy(examples)[:, None])
 
-    t_front = best_time(lambda: [waveform_to_examples(w) for w in waves], repeats)
-    t_ours = best_time(run_ours, repeats)
+    variants = {"front": lambda: [waveform_to_examples(w) for w in waves], "ours": run_ours}
+    module = import_torchvggish()
+    if module is not None:
+        reference = module.torchvggish._vgg(postprocess=False).eval()
+
+        def ref_front() -> list:
+            return [
+                module.vggish_input.waveform_to_examples(w, VGGISH_SAMPLE_RATE, return_tensor=False)
+                for w in waves
+            ]
+
+        def run_reference() -> None:
+            examples = np.concatenate(ref_front())
+            with torch.no_grad():
+                reference(torch.from_numpy(examples).float()[:, None])
+
+        variants.update({"ref_front": ref_front, "reference": run_reference})
+    best = best_times(variants, repeats)
+    t_front, t_ours = best["front"], best["ours"]
     print(f"VGGish, {clips} clips of 10 s (10 examples each), random weights, CPU:")
     print(
         f"  ours front end + model         {clips / t_ours:7.2f} clips/s  (front end alone {clips / t_front:.1f} clips/s)"
     )
-    module = import_torchvggish()
     if module is None:
         print("  torchvggish not installed: no reference timing")
         return
-    reference = module.torchvggish._vgg(postprocess=False).eval()
 
-    def ref_front() -> list:
-        return [
-            module.vggish_input.waveform_to_examples(w, VGGISH_SAMPLE_RATE, return_tensor=False)
-            for w in waves
-        ]
-
-    def run_reference() -> None:
-        examples = np.concatenate(ref_front())
-        with torch.no_grad():
-            reference(torch.from_numpy(examples).float()[:, None])
-
-    t_ref_front = best_time(ref_front, repeats)
-    t_ref = best_time(run_reference, repeats)
+    t_ref_front, t_ref = best["ref_front"], best["reference"]
     print(
         f"  torchvggish front end + model  {clips / t_ref:7.2f} clips/s  ratio ours/ref {t_ref / t_ours:.2f}x"
     )

@@ -4,7 +4,8 @@
     python benchmarks/metadata_filtering.py --lines 1000000 --workers 1 2 4
 
 Prints lines/s for each worker count (with and without the per-rule "alone" counts), the same
-filter with a naive keyword matcher (every phrase scanned over every line) measured in the same
+filter with the strongest simple keyword matcher we know (every phrase looked for with ``str.find``
+in the line's space-joined tokens: one C-level substring search per phrase) measured in the same
 run, and where the time goes per line. The generated file mixes languages, categories, durations,
 keyword hits, URLs, rare tokens (cache misses) and malformed lines.
 """
@@ -25,7 +26,7 @@ os.environ.setdefault("ACAV_PROGRESS", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from acav.metadata_filtering.config import FilterConfig  # noqa: E402
-from acav.metadata_filtering.keywords import NaivePhraseScan  # noqa: E402
+from acav.metadata_filtering.keywords import Phrase  # noqa: E402
 from acav.metadata_filtering.records import parse_line  # noqa: E402
 from acav.metadata_filtering.rules import LineFilter, TextView  # noqa: E402
 from acav.metadata_filtering.runner import filter_file  # noqa: E402
@@ -251,12 +252,35 @@ def run_once(path: Path, out_dir: Path, config: FilterConfig, line_filter: LineF
     return report
 
 
-def naive_filter(config: FilterConfig) -> LineFilter:
-    """The same rules with every keyword index replaced by a per-phrase scan."""
+class SubstringScan:
+    """Baseline matcher: each phrase found with ``str.find`` in ``" tok1 tok2 ... "`` (C speed).
+
+    Same answer as the index (first match in text order, longest at a position, earlier list on a
+    tie) as long as no token holds a space: a match starts at a token boundary, so comparing
+    character positions compares token positions.
+    """
+
+    def __init__(self, phrases: list[Phrase]) -> None:
+        self._needles = [
+            (" " + " ".join(p.tokens) + " ", -len(p.tokens), order, p) for order, p in enumerate(phrases)
+        ]
+
+    def find(self, tokens) -> Phrase | None:
+        text = " " + " ".join(tokens) + " "
+        best = None
+        for needle, minus_k, order, phrase in self._needles:
+            at = text.find(needle)
+            if at >= 0 and (best is None or (at, minus_k, order) < best[0]):
+                best = ((at, minus_k, order), phrase)
+        return None if best is None else best[1]
+
+
+def substring_filter(config: FilterConfig) -> LineFilter:
+    """The same rules with every keyword index replaced by a per-phrase substring search."""
     line_filter = LineFilter(config)
     for rule in line_filter.rules:
         if hasattr(rule, "index"):
-            rule.index = NaivePhraseScan(rule.index.phrases())  # type: ignore[attr-defined]
+            rule.index = SubstringScan(rule.index.phrases())  # type: ignore[attr-defined]
     return line_filter
 
 
@@ -283,13 +307,13 @@ def profile(path: Path, config: FilterConfig, n: int) -> None:
         for r, v in zip(records, views, strict=True):
             rule.check(r, v)
         times[f"rule {rule.name}"] = time.process_time() - t
-    naive = naive_filter(config)
-    for rule in naive.rules:
+    baseline = substring_filter(config)
+    for rule in baseline.rules:
         if rule.name in ("keywords", "tutorial"):
             t = time.process_time()
-            for r, v in zip(records[: n // 10], views[: n // 10], strict=True):
+            for r, v in zip(records, views, strict=True):
                 rule.check(r, v)
-            times[f"rule {rule.name} (naive scan)"] = (time.process_time() - t) * 10
+            times[f"rule {rule.name} (substring scan)"] = time.process_time() - t
     print(f"\nper-line CPU cost on {n} lines ({len(records)} parseable), microseconds per line:")
     for name, seconds in times.items():
         print(f"  {name:<32}{1e6 * seconds / n:9.1f}")
@@ -301,7 +325,7 @@ def main() -> int:
     )
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--naive-lines", type=int, default=3_000, help="lines for the naive baseline (slow)")
+    parser.add_argument("--baseline-lines", type=int, default=50_000, help="lines for the substring baseline")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -337,21 +361,23 @@ def main() -> int:
         identical = len(set(outputs.values())) == 1
         print(f"outputs identical across worker counts and report modes: {identical}")
 
-        # Naive baseline on a prefix (it is far slower), against the index on the same prefix.
+        # Substring-scan baseline on a prefix, against the index on the same prefix (whole stage).
         prefix = tmp_dir / "prefix.tsv"
         with open(data, "rb") as src, open(prefix, "wb") as dst:
-            for _ in range(args.naive_lines):
+            for _ in range(args.baseline_lines):
                 dst.write(src.readline())
         config = FilterConfig(workers=1)
         fast = run_once(prefix, tmp_dir / "prefix-index", config)
-        slow = run_once(prefix, tmp_dir / "prefix-naive", config, line_filter=naive_filter(config))
+        slow = run_once(prefix, tmp_dir / "prefix-scan", config, line_filter=substring_filter(config))
         same = (tmp_dir / "prefix-index" / "filtered.rejects.tsv").read_bytes() == (
-            tmp_dir / "prefix-naive" / "filtered.rejects.tsv"
+            tmp_dir / "prefix-scan" / "filtered.rejects.tsv"
         ).read_bytes()
-        print(f"\nbaseline on the first {args.naive_lines} lines, workers=1, report_each_rule=True:")
-        for name, r in (("naive per-keyword scan", slow), ("precompiled index", fast)):
+        print(f"\nbaseline on the first {args.baseline_lines} lines, workers=1, report_each_rule=True:")
+        for name, r in (("substring scan", slow), ("precompiled index", fast)):
             print(f"  {name:<24}{r['lines_per_s']:>9.0f} lines/s {r['lines_per_cpu_s']:>9.0f} lines/cpu-s")
-        print(f"  index / naive: {fast['lines_per_cpu_s'] / slow['lines_per_cpu_s']:.1f}x (per CPU second)")
+        print(
+            f"  index / substring scan: {fast['lines_per_cpu_s'] / slow['lines_per_cpu_s']:.2f}x (per CPU second)"
+        )
         print(f"  same rejects: {same}")
         target = results[f"index, workers={args.workers[0]}, report_each_rule=True"]
         verdict = "met" if target >= 5000 else "NOT met"

@@ -113,13 +113,23 @@ def run_original(
     topk: int = 4,
     record: list | None = None,
     dtype: torch.dtype = torch.float32,
+    warmup_iterations: int = 50,
 ) -> tuple[list[int], float, int]:
     """``(selected ids, CPU seconds in the selection loop, iterations)``, stopping early at ``max_iterations``.
 
     With ``record`` (a list), the start clip and then ``(batch, chosen)`` of every step are appended.
+    ``warmup_iterations`` untimed steps of a throwaway run come first: torch's first calls (kernel
+    selection, allocator growth) cost about twice a warm step, and a capped run of a few hundred
+    steps would otherwise time mostly that.
     """
     torch.set_num_threads(1)
     with torch.no_grad():
+        if warmup_iterations:
+            warm = OriginalBatchMI(assignments, pairs, ncentroids, batch_size, topk, dtype)
+            warm.start(seed + 1)
+            for _ in range(min(warmup_iterations, max(0, (assignments.shape[0] - 2 * batch_size) // topk))):
+                warm.step()
+            del warm
         method = OriginalBatchMI(assignments, pairs, ncentroids, batch_size, topk, dtype)
         start = method.start(seed)
         if record is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import InitVar, dataclass, field
 
+from acav.clip_segmentation.cutter import CUT_MODES
 from acav.clip_segmentation.diversity import DIVERSITY_MEASURES
 from acav.clip_segmentation.shots import SHOT_RULES
 from acav.core.config import ConfigError, deprecated
@@ -74,6 +75,14 @@ class SegmentConfig:
     scale_short_side: int = field(
         default=0, metadata={"help": "scale clips to this short side in px; 0 keeps the source resolution"}
     )
+    cut_mode: str = field(
+        default="accurate",
+        metadata={
+            "help": "accurate: frame-accurate re-encode; fast: the same with x264 ultrafast (less CPU, "
+            "larger files); copy: the original's stream copy (no re-encode; starts at a keyframe)",
+            "choices": CUT_MODES,
+        },
+    )
     crf: int = field(
         default=23, metadata={"help": "libx264 quality of the cut clips (lower = better, larger)"}
     )
@@ -81,7 +90,14 @@ class SegmentConfig:
     audio_bitrate: str = field(default="128k", metadata={"help": "AAC bitrate of the cut clips"})
     ffmpeg_threads: int = field(
         default=0,
-        metadata={"help": "threads per ffmpeg cut (0 = ffmpeg decides); lower it with many workers"},
+        metadata={"help": "threads per ffmpeg cut (0: --threads / --workers)"},
+    )
+    threads: int = field(
+        default=0,
+        metadata={
+            "help": "CPU threads the stage may use in all (0: every available core); each of the "
+            "--workers gets threads / workers for its decoder and its ffmpeg cuts"
+        },
     )
     cut_timeout: float = field(default=600.0, metadata={"help": "seconds one ffmpeg cut may take"})
     workers: int = field(
@@ -130,7 +146,11 @@ class SegmentConfig:
             raise ConfigError(f"fingerprint_samples must be >= 1, got {self.fingerprint_samples}")
         if self.scale_short_side < 0 or self.scale_short_side % 2:
             raise ConfigError(f"scale_short_side must be 0 or an even number, got {self.scale_short_side}")
+        if self.cut_mode not in CUT_MODES:
+            raise ConfigError(f"cut_mode must be one of {', '.join(CUT_MODES)}, got {self.cut_mode!r}")
         if self.clips_per_shard < 1:
             raise ConfigError(f"clips_per_shard must be >= 1, got {self.clips_per_shard}")
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0 (0: every available core), got {self.threads}")
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")

@@ -1,10 +1,19 @@
-"""Frame-accurate clip cutting with the ffmpeg binary (re-encoding H.264 + AAC).
+"""Clip cutting with the ffmpeg binary, in one of three modes (``--cut-mode``).
 
-``-ss`` before ``-i`` with re-encoding seeks to the keyframe before the start, decodes from there
-and drops every frame earlier than the start, so the clip begins exactly at the requested frame;
-``-t`` then keeps frames whose shifted timestamp is below the length. We pass the start as the
-frame time rounded DOWN to whole microseconds (ffmpeg's time unit): rounding up could drop the
-intended first frame. The clip appears atomically (temporary name, then rename).
+- ``accurate`` (default): frame-accurate re-encode (H.264 + AAC, ``--preset``/``--crf``).
+  ``-ss`` before ``-i`` with re-encoding seeks to the keyframe before the start, decodes from there
+  and drops every frame earlier than the start, so the clip begins exactly at the requested frame;
+  ``-t`` then keeps frames whose shifted timestamp is below the length.
+- ``fast``: the same frame-accurate re-encode with x264's ``ultrafast`` preset (about 2-3x less
+  CPU per clip, larger files, slightly lower quality at the same CRF; see benchmarks/README.md).
+- ``copy``: the original release's ``-c copy``: no re-encoding at all (the cheapest by far), but
+  the video can only start at a keyframe: packets from the keyframe at or before the start are
+  copied and the container's edit list hides the frames before the start from players that honour
+  it; the clip's content is therefore not cut at the exact frame for every reader.
+
+We pass the start as the frame time rounded DOWN to whole microseconds (ffmpeg's time unit):
+rounding up could drop the intended first frame. The clip appears atomically (temporary name,
+then rename).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import os
 from pathlib import Path
 
 from acav.core.atomic import atomic_path
-from acav.core.media import run_ffmpeg
+from acav.core.media import X264_REPRODUCIBLE, run_ffmpeg
 
 
 def format_seconds_floor(seconds: float) -> str:
@@ -33,6 +42,10 @@ def scale_filter(width: int, height: int, short_side: int) -> str | None:
     return f"scale=w=-2:h={short_side}"
 
 
+CUT_MODES = ("accurate", "fast", "copy")
+FAST_PRESET = "ultrafast"
+
+
 def cut_clip(
     source: str | os.PathLike[str],
     destination: str | os.PathLike[str],
@@ -46,10 +59,17 @@ def cut_clip(
     audio_bitrate: str = "128k",
     threads: int = 0,
     timeout: float | None = 600,
+    mode: str = "accurate",
 ) -> Path:
-    """Write ``[start, start + length)`` of ``source`` to ``destination`` (mp4); raises MediaError."""
+    """Write ``[start, start + length)`` of ``source`` to ``destination`` (mp4); raises MediaError.
+
+    ``mode``: one of :data:`CUT_MODES` (``copy`` ignores the filter and the encoder settings).
+    """
+    if mode not in CUT_MODES:
+        raise ValueError(f"unknown cut mode {mode!r}; choose one of {', '.join(CUT_MODES)}")
     destination = Path(destination)
-    args = [
+    args = ["-threads", str(threads)] if threads > 0 else []  # the decoder's
+    args += [
         "-loglevel",
         "error",
         "-y",
@@ -62,13 +82,18 @@ def cut_clip(
         "-map",
         "0:v:0",
     ]
-    if with_audio:
-        args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", audio_bitrate]
-    if video_filter:
-        args += ["-vf", video_filter]
-    args += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+    if mode == "copy":
+        args += ["-map", "0:a:0", "-c", "copy"] if with_audio else ["-c", "copy"]
+    else:
+        if with_audio:
+            args += ["-map", "0:a:0", "-c:a", "aac", "-b:a", audio_bitrate]
+        if video_filter:
+            args += ["-vf", video_filter]
+        preset = FAST_PRESET if mode == "fast" else preset
+        args += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+        args += X264_REPRODUCIBLE
     if threads > 0:
-        args += ["-threads", str(threads)]
+        args += ["-threads", str(threads)]  # the encoder's (x264's)
     with atomic_path(destination) as tmp:
         # The temporary name has no .mp4 suffix, so the container is named explicitly.
         run_ffmpeg([*args, "-movflags", "+faststart", "-f", "mp4", str(tmp)], timeout=timeout)

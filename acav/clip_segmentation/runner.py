@@ -10,7 +10,6 @@ no_video_stream, bad_id, no_long_shot) or ``failed`` (corrupt, decode_error, cut
 
 from __future__ import annotations
 
-import os
 import random
 import tempfile
 import time
@@ -39,6 +38,7 @@ from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, probe_media
 from acav.core.records import JsonlWriter, read_jsonl
 from acav.core.runlock import directory_lock
+from acav.core.threads import available_cores, thread_budget, threads_per_worker
 from acav.engine import Resources, get_engine
 
 log = get_logger(__name__)
@@ -50,6 +50,7 @@ class VideoTask:
     path: str
     clips_dir: str
     config: SegmentConfig
+    threads: int = 0  # decoder and ffmpeg threads of this video's work (0: their own default)
 
 
 def video_seed(seed: int, video_id: str) -> int:
@@ -95,6 +96,7 @@ def process_video(task: VideoTask) -> dict[str, Any]:
         "clip_length": cfg.clip_length,
         "max_clips": cfg.max_clips,
         "seed": cfg.seed,
+        "cut_mode": cfg.cut_mode,
     }
     return record
 
@@ -126,7 +128,7 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
         _outcome(record, "rejected", "too_short", f"{info.duration:.3f} s < clip length {cfg.clip_length} s")
         return
     try:
-        analysis = analyse_video(path, cfg.analysis_short_side, cfg.fingerprint_grid)
+        analysis = analyse_video(path, cfg.analysis_short_side, cfg.fingerprint_grid, threads=task.threads)
     except MediaError as exc:
         _outcome(record, "failed", "decode_error", str(exc))
         return
@@ -199,8 +201,9 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
             crf=cfg.crf,
             preset=cfg.preset,
             audio_bitrate=cfg.audio_bitrate,
-            threads=cfg.ffmpeg_threads,
+            threads=cfg.ffmpeg_threads or task.threads,
             timeout=cfg.cut_timeout,
+            mode=cfg.cut_mode,
         )
 
     if len(windows) > cfg.max_clips:
@@ -303,7 +306,7 @@ def is_done(
 
 
 def default_workers() -> int:
-    return max(1, (os.cpu_count() or 2) // 2)
+    return max(1, available_cores() // 2)
 
 
 def _run_tasks(tasks: list[VideoTask], workers: int, writer: JsonlWriter) -> list[dict[str, Any]]:
@@ -371,8 +374,10 @@ def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
             video_id,
             ", ".join(shards),
         )
+    workers = cfg.workers or default_workers()
+    threads = threads_per_worker(thread_budget(cfg.threads), workers)
     tasks = [
-        VideoTask(video_id, str(path), str(layout.clips_dir), cfg)
+        VideoTask(video_id, str(path), str(layout.clips_dir), cfg, threads)
         for video_id, path in videos
         if video_id not in replaced
         and not is_done(previous.get(video_id), path, layout.clips_dir, bundled, cfg.retry_failed)
@@ -380,7 +385,6 @@ def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
     skipped = len(videos) - len(tasks)
     if skipped:
         log.info("%d of %d videos already done (resuming); %d to process", skipped, len(videos), len(tasks))
-    workers = cfg.workers or default_workers()
     with JsonlWriter(layout.segmentation_log) as writer:
         new_records = _run_tasks(tasks, workers, writer)
     records = {**previous, **{r["id"]: r for r in new_records}}
@@ -392,6 +396,7 @@ def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
     summary["replaced_after_bundling"] = replaced
     summary["seconds"] = round(time.time() - began, 3)
     summary["workers"] = workers
+    summary["threads_per_worker"] = threads
     summary["config"] = config_to_dict(cfg)
     atomic_write_json(layout.clips_dir / "segmentation.report.json", summary)
     return summary

@@ -53,7 +53,7 @@ def complete_shards(layout: DataLayout) -> dict[int, list[str]]:
         try:
             entries = json.loads(json_path.read_text(encoding="utf-8"))
             found[index] = [str(entry["filename"]) for entry in entries]
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
             raise ShardIndexError(
                 f"{json_path}: unreadable shard index ({exc}); move the shard and its .tar away and re-run"
             ) from exc

@@ -71,7 +71,7 @@ def logged_shards(clusters_dir: Path) -> set[str]:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             done.update(str(s) for s in data["shards"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             log.warning("ignoring unreadable partition log %s (%s)", path, exc)
     return done
 

@@ -54,6 +54,7 @@ _CHECKPOINT_FIELDS = (
     "discount_factor",
     "sample_size",
     "init_iters",
+    "train_on_sample",
 )
 
 
@@ -205,13 +206,18 @@ def train_partition(
     if start_epoch == 0:
         for key, model in zip(catalog.keys, models, strict=True):
             model.initialize(prepared(key, catalog.sample[key]), config.init_iters)
-    total_batches = count_batches(catalog.complete_clips, config.batch_size)
+    clips = n_sample if config.train_on_sample else catalog.complete_clips
+    total_batches = count_batches(clips, config.batch_size)
     for epoch in range(start_epoch, config.epochs):
         for model in models:
             model.start_epoch(epoch)
         rng = np.random.default_rng([config.seed, epoch])
-        order = [catalog.shards[i] for i in rng.permutation(len(catalog.shards))]
-        blocks = (b for b in iter_blocks(order, catalog.keys, catalog.dims) if isinstance(b, ShardBlock))
+        if config.train_on_sample:
+            kept = list(range(n_sample))  # the in-memory sample, shuffled into batches as a shard is
+            blocks = iter([ShardBlock("sample", Path("sample"), [], kept, catalog.sample)])
+        else:
+            order = [catalog.shards[i] for i in rng.permutation(len(catalog.shards))]
+            blocks = (b for b in iter_blocks(order, catalog.keys, catalog.dims) if isinstance(b, ShardBlock))
         bar = progress(total=total_batches, desc=f"k-means epoch {epoch + 1}/{config.epochs}", unit="batch")
         seen = 0
         for batch in batches_of(blocks, config.batch_size, rng):
@@ -219,7 +225,7 @@ def train_partition(
             if config.epochs > 1:
                 allow = epoch < config.epochs - 1
             else:
-                allow = seen < catalog.complete_clips // 2
+                allow = seen < clips // 2
             for key, model in zip(catalog.keys, models, strict=True):
                 model.partial_fit(
                     prepared(key, batch[key]), allow_reseed=allow and config.reseed_fraction > 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from acav.core.atomic import atomic_path
-from acav.core.media import MediaError, ffmpeg_binary
+from acav.core.media import X264_REPRODUCIBLE, MediaError, ffmpeg_binary
 
 
 def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int) -> None:
@@ -77,6 +77,7 @@ def encode_mp4(
         if audio is not None:
             cmd += ["-map", "1:a:0", "-c:a", "aac", "-b:a", "96k", "-shortest"]
         cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
+        cmd += X264_REPRODUCIBLE
         if gop is not None:
             cmd += ["-g", str(gop)]
         with atomic_path(path) as out:

@@ -31,6 +31,12 @@ def ffmpeg_binary() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+# x264's threaded lookahead (sync-lookahead) makes frame decisions depend on thread timing: the same
+# input encoded twice under load gave 3 different files in 12 (docs/RELIABILITY.md). Without it the
+# output is a function of the input, the settings and the thread count alone.
+X264_REPRODUCIBLE = ["-x264-params", "sync-lookahead=0"]
+
+
 def run_ffmpeg(args: list[str], timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run ffmpeg with an argument list (never a shell string); raise :class:`MediaError` on failure."""
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", *[str(a) for a in args]]

@@ -79,6 +79,6 @@ def read_jsonl(path: str | os.PathLike[str], skip_bad: bool = True) -> Iterator[
                 continue
             try:
                 yield json.loads(line)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 if not skip_bad:
                     raise ValueError(f"{path}:{number}: invalid JSON line ({exc})") from exc

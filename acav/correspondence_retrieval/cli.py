@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
     from acav.core.config import ConfigError
     from acav.core.logs import get_logger
     from acav.correspondence_retrieval.config import load_experiment
+    from acav.correspondence_retrieval.methods import METHODS
     from acav.correspondence_retrieval.report import write_index, write_reports
     from acav.correspondence_retrieval.runner import Outputs, Runner, read_rows, write_rows
+    from acav.correspondence_retrieval.sources import OFFLINE_SOURCES, REAL_SOURCES
     from acav.correspondence_retrieval.synthetic import synthetic_rows
 
     log = get_logger("retrieval")
@@ -57,9 +59,15 @@ def run(args: argparse.Namespace) -> int:
     out = Outputs(args.out or Path(args.data_dir) / "correspondence_retrieval")
     root = args.root or out.root / "datasets"
     if args.action == "download":
+        from urllib.error import URLError
+
         from acav.correspondence_retrieval.loaders import download
 
-        download(root, args.datasets)
+        try:
+            download(root, args.datasets)
+        except (URLError, OSError) as exc:
+            log.error("download failed: %s (re-run to resume; finished files are kept)", exc)
+            return 1
         return 0
     options = {"image_extractor": args.image_extractor, "root": str(root), "demo_videos": args.demo_videos}
     if args.resnet_weights:
@@ -74,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             experiment.methods = args.methods
         if args.datasets:
             experiment.datasets = args.datasets
+        _check_names(experiment.datasets, OFFLINE_SOURCES + REAL_SOURCES, "data set")
+        _check_names(experiment.methods, METHODS, "method")
         rows = read_rows(out.csv_path(experiment.name))
         if args.action == "run":
             rows = Runner(experiment, out, options).run()
@@ -85,3 +95,11 @@ def run(args: argparse.Namespace) -> int:
         log.info("%s: %d result rows; %s", experiment.name, len(rows), ", ".join(str(f) for f in files[:3]))
     log.info("index: %s", write_index(out.root))
     return 0
+
+
+def _check_names(names: list[str], known: tuple[str, ...], what: str) -> None:
+    from acav.core.config import ConfigError
+
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"unknown {what}(s) {', '.join(unknown)}; choose from {', '.join(known)}")

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from acav.core.config import ConfigError
 from acav.core.logs import get_logger
 from acav.correspondence_retrieval.sources import Source, twin_source
 
@@ -210,8 +211,9 @@ def download(root: Path, which: list[str] | None = None) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for name in which or list(DOWNLOADS):
         if name not in DOWNLOADS:
-            raise ValueError(
-                f"cannot download {name!r}: choose from {', '.join(DOWNLOADS)} (Kinetics-Sounds: see --help)"
+            raise ConfigError(
+                f"cannot download {name!r}: choose from {', '.join(DOWNLOADS)} (Kinetics-Sounds is built with "
+                "the pipeline's stages 2-4: see correspondence_retrieval/README.md)"
             )
         for url, relative in DOWNLOADS[name]:
             path = root / relative

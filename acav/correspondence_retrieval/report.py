@@ -50,16 +50,27 @@ def precision_table(rows: list[dict[str, Any]], experiment: Experiment) -> str:
             if r["dataset"] == ds and r["settings"] not in labels:
                 labels.append(r["settings"])
         cols = [m for m in methods if any((ds, lab, m) in grouped for lab in labels)]
-        pool = next(r for r in rows if r["dataset"] == ds)
-        out += [
-            f"## {ds} (pool {pool['pool']}, positives {pool['positives']}, chance {np.mean(chance[ds]):.3f})",
-            "",
-        ]
-        out.append("| settings | " + " | ".join(cols) + " |")
-        out.append("|---|" + "---|" * len(cols))
+        mine = [r for r in rows if r["dataset"] == ds]
+        varies = len({(r["pool"], round(float(r["chance"]), 1)) for r in mine}) > 1
+        if varies:  # a pool-size / positive-ratio sweep: pool and chance per row
+            out += [f"## {ds}", ""]
+        else:
+            head = (
+                f"pool {mine[0]['pool']}, positives {mine[0]['positives']}, chance {np.mean(chance[ds]):.3f}"
+            )
+            out += [f"## {ds} ({head})", ""]
+        extra = ["pool", "chance"] if varies else []
+        out.append("| settings | " + " | ".join(extra + cols) + " |")
+        out.append("|---|" + "---|" * (len(cols) + len(extra)))
         for lab in labels:
-            out.append(f"| {lab} | " + " | ".join(_cell(grouped.get((ds, lab, m), [])) for m in cols) + " |")
-        out.append("| CPU s / run | " + " | ".join(f"{_stats(times[(ds, m)])[0]:.2f}" for m in cols) + " |")
+            cells = [_cell(grouped.get((ds, lab, m), [])) for m in cols]
+            if varies:
+                at = [r for r in mine if r["settings"] == lab]
+                pool_size = np.mean([float(r["pool"]) for r in at])
+                cells = [f"{pool_size:.0f}", f"{np.mean([float(r['chance']) for r in at]):.3f}", *cells]
+            out.append(f"| {lab} | " + " | ".join(cells) + " |")
+        cpu = [f"{_stats(times[(ds, m)])[0]:.2f}" for m in cols]
+        out.append("| CPU s / run | " + " | ".join([""] * len(extra) + cpu) + " |")
         out.append("")
     return "\n".join(out)
 
@@ -101,6 +112,7 @@ def curve_plots(
     paths = []
     for ds, lines in sorted(groups.items()):
         fig, ax = plt.subplots(figsize=(7.2, 4.6))
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)
         names = sorted(lines, key=lambda n: (_rank(n.split(" ", 1)[0], experiment.methods), n))
         for name in names[:MAX_CURVES]:
             curve = lines[name]

@@ -141,6 +141,13 @@ class Runner:
         self._pools: dict[tuple, Pool] = {}
         self._done: dict[tuple, dict[str, Any]] = {}
 
+    def record_failure(self, entry: dict[str, Any]) -> None:
+        """Append one failure to ``EXP/failures.jsonl`` (a result that is missing says why there)."""
+        path = self.outputs.experiment_dir(self.experiment.name) / "failures.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **entry}) + "\n")
+
     def source(self, name: str) -> Source:
         return build_source(name, self.outputs.cache, {"seed": 0, **self.source_options})
 
@@ -213,8 +220,9 @@ class Runner:
         for name in datasets or exp.datasets:
             try:
                 source = self.source(name)
-            except (FileNotFoundError, OSError, ValueError) as exc:
+            except (FileNotFoundError, OSError, ValueError, RuntimeError) as exc:
                 log.error("data set %s skipped: %s", name, exc)
+                self.record_failure({"dataset": name, "error": str(exc)})
                 continue
             log.info(
                 "%s: data set %s (%s)",
@@ -234,6 +242,8 @@ class Runner:
                             row, curve = self.run_one(source, method, seed, entry, label)
                         except Exception as exc:  # one failed method must not stop the grid
                             log.error("%s %s %s seed %d failed: %s", name, method, label, seed, exc)
+                            self.record_failure({"dataset": name, "method": method, "settings": label,
+                                                 "seed": seed, "error": f"{type(exc).__name__}: {exc}"})  # fmt: skip
                             continue
                         rows.append(row)
                         curves.setdefault(f"{name}|{method}|{label}", {})[str(seed)] = curve

@@ -149,7 +149,12 @@ def build_source(name: str, cache_dir: Path | None = None, options: dict | None 
     ``resnet_weights``, ``root`` (real data sets), ``seed`` (audio synthesis), ``demo_videos``."""
     options = dict(options or {})
     extractor = options.get("image_extractor", "weightfree_image")
-    key = {k: options[k] for k in sorted(options) if k != "root" or name in REAL_SOURCES}
+    wanted = {
+        "root": name in REAL_SOURCES,
+        "demo_videos": name == "demo_av",
+        "seed": name.startswith("digits_"),
+    }
+    key = {k: options[k] for k in sorted(options) if wanted.get(k, True)}
     path = _cache_path(cache_dir, name, key) if cache_dir is not None else None
     if path is not None and path.exists():
         log.info("source %s: cached features %s", name, path)

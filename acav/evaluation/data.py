@@ -27,9 +27,12 @@ import numpy as np
 import torch
 
 from acav.core.decode import output_size, read_audio
+from acav.core.logs import get_logger
 from acav.core.media import MediaError
 from acav.evaluation.audio import log_mel, mask_along
 from acav.evaluation.config import ModelConfig
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -187,7 +190,8 @@ class ClipStream(torch.utils.data.IterableDataset):
     Process ``rank`` of ``world`` reads shards ``rank, rank + world, ...`` (every process needs at
     least one shard); per epoch the shard order is shuffled and samples pass a shuffle buffer, both
     seeded by ``(seed, rank, epoch)``. ``start`` skips that many samples of the stream (resume)
-    without decoding them. With DataLoader workers, worker ``w`` makes batches ``w, w + W, ...``
+    without decoding them. A clip that cannot be decoded is skipped with a warning naming it.
+    With DataLoader workers, worker ``w`` makes batches ``w, w + W, ...``
     (``batch`` samples each), which the DataLoader returns in order.
     """
 
@@ -237,5 +241,5 @@ class ClipStream(torch.utils.data.IterableDataset):
             rng = np.random.default_rng([self.seed, self.rank, position, 7])
             try:
                 yield training_views(data, self.config, rng, self.cache, key)
-            except MediaError as exc:
-                raise MediaError(f"{key}: {exc}") from exc
+            except MediaError as exc:  # a bad clip is skipped (and named), training goes on
+                log.warning("skipping %s in the training stream: %s", key, exc)

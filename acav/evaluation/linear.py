@@ -49,8 +49,10 @@ class ProbeConfig:
 
 
 def _audio_only_views(
-    item: Item, config: ModelConfig, train: bool, clips: int, rng: np.random.Generator
+    item: Item, config: ModelConfig, train: bool, clips: int, rng: np.random.Generator, views: int = 1
 ) -> torch.Tensor:
+    """Spectrograms of an audio file: ``views`` random masked windows (training) or ``clips``
+    windows spread uniformly (test)."""
     audio = read_audio(item.source, sample_rate=config.sample_rate, mono=False)
     audio = audio.mean(axis=0) if audio.ndim == 2 else audio
     from acav.evaluation.data import Clip
@@ -63,7 +65,7 @@ def _audio_only_views(
     )
     span = max(0.0, clip.duration - config.clip_seconds)
     starts = (
-        [float(rng.uniform(0, span))]
+        [float(rng.uniform(0, span)) for _ in range(views)]
         if train
         else list(np.linspace(0.0, span, clips) if clips > 1 else [span / 2])
     )
@@ -94,7 +96,7 @@ def item_views(
     """Decoded inputs of one video: ``(frames or None, spectrograms, crops per clip)``; training:
     ``train_views`` augmented views; test: ``test_clips`` clips x ``test_crops`` crops."""
     if audio_only:
-        return None, _audio_only_views(item, config, train, probe.test_clips, rng), 1
+        return None, _audio_only_views(item, config, train, probe.test_clips, rng, probe.train_views), 1
     if train:
         decoded: dict = {}  # the views differ in window, crop, flip and masks: decode once
         pairs = [

@@ -61,7 +61,7 @@ def read_shard_json(path: Path) -> tuple[list[str] | None, str | None]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None, f"{path}: shard json missing; clip list taken from the tar"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         return None, f"{path}: unreadable shard json ({exc}); clip list taken from the tar"
     if not isinstance(data, list):
         return None, f"{path}: expected a JSON list of clips; clip list taken from the tar"
@@ -104,6 +104,8 @@ def sample_frames(data: bytes, spec: VisualInput, name: str = "<clip>") -> np.nd
                 raise ClipError(f"{name}: no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            if DECODE_THREADS:
+                stream.thread_count = DECODE_THREADS
             width, height = output_size(
                 stream.codec_context.width, stream.codec_context.height, spec.short_side, spec.size
             )
@@ -186,16 +188,14 @@ def process_clip(data: bytes, name: str, visual: Extractor, audio: Extractor) ->
 
 
 def member_problem(member: tarfile.TarInfo, listed: set[str] | None) -> str | None:
-    """Why a tar member is not a clip, or None. With a shard json, only the regular-file members it
-    lists (by exact name) are clips; without one, regular video files with a plain name are."""
+    """Why a video tar member is not a clip, or None. With a shard json, only the regular-file
+    members it lists (by exact name) are clips; without one, regular files with a plain name are."""
     name = member.name
     if listed is not None:
         if name not in listed:
             return f"tar member {name!r} is not listed in the shard json: not a clip, ignored"
-    elif (
-        "/" in name or "\\" in name or name in ("", ".", "..") or not name.lower().endswith(VIDEO_EXTENSIONS)
-    ):
-        return f"tar member {name!r} is not a plain video file name: not a clip, ignored"
+    elif "/" in name or "\\" in name or name in ("", ".", ".."):
+        return f"tar member {name!r} is not a plain file name: not a clip, ignored"
     if not member.isfile():
         return f"tar member {name!r} is not a regular file: not a clip, ignored"
     return None
@@ -204,10 +204,12 @@ def member_problem(member: tarfile.TarInfo, listed: set[str] | None) -> str | No
 def iter_tar_members(
     path: Path, listed: set[str] | None = None
 ) -> Iterator[tuple[str, tarfile.TarFile, tarfile.TarInfo, str | None]]:
-    """Members of a tar in stream order, each with :func:`member_problem` (None for a clip)."""
+    """Video members of a tar in stream order, each with :func:`member_problem` (None for a clip).
+    Other members (a sample's .txt/.json companions, directories) are not clips and are skipped."""
     with tarfile.open(path, mode="r:") as tar:
         for member in tar:
-            yield member.name, tar, member, member_problem(member, listed)
+            if member.name.lower().endswith(VIDEO_EXTENSIONS):
+                yield member.name, tar, member, member_problem(member, listed)
 
 
 def _worker_position() -> tuple[int, int]:
@@ -260,6 +262,12 @@ def keep_item(item: Any) -> Any:
     return item
 
 
+# FFmpeg decoder threads per clip: 0 (one per core) in the main process, 1 in a worker process.
+DECODE_THREADS = 0
+
+
 def worker_init(_worker_id: int) -> None:
-    """One compute thread per worker process: the parallelism is across workers."""
+    """One thread per worker process (torch and the decoder): the parallelism is across workers."""
+    global DECODE_THREADS
+    DECODE_THREADS = 1
     torch.set_num_threads(1)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 from acav.core.config import ConfigError, deprecated
+from acav.core.threads import thread_budget
 from acav.feature_extraction.base import AUDIO_EXTRACTORS, CROP_CHOICES, SAMPLING_CHOICES, VISUAL_EXTRACTORS
 
 CONFIG_SECTION = "feature_extraction"
@@ -46,10 +46,17 @@ class ExtractionConfig:
     workers: int = field(
         default=0,
         metadata={
-            "help": "decoding processes (DataLoader workers) per device; 0 = auto (CPU count per device, at most 8); "
+            "help": "decoding processes (DataLoader workers) per device; 0 = auto (--threads per device, at most 8; "
+            "half of it on a CPU device, where the models need the rest); "
             "-1 decodes in the main process",
             # the former --num-workers counted the other way: -1 was auto and 0 the main process
             **deprecated("num_workers", lambda old: {-1: 0, 0: -1}.get(int(old), int(old))),
+        },
+    )
+    threads: int = field(
+        default=0,
+        metadata={
+            "help": "CPU threads the stage may use in all (0: every available core): one per decoding worker, the rest (at least 1) for torch on a CPU device"
         },
     )
     device: str = field(
@@ -119,13 +126,20 @@ class ExtractionConfig:
                 raise ConfigError(
                     f"feature_extraction.{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
+        if self.threads < 0:
+            raise ConfigError(f"feature_extraction.threads must be >= 0, got {self.threads}")
         if self.batch_size < 1:
             raise ConfigError(f"feature_extraction.batch_size must be >= 1, got {self.batch_size}")
 
-    def workers_per_device(self, devices: int) -> int:
+    def workers_per_device(self, devices: int, on_cpu: bool = False) -> int:
         """DataLoader ``num_workers`` per device (0: decode in the main process)."""
         if self.workers < 0:
             return 0
         if self.workers > 0:
             return self.workers
-        return max(1, min(8, (os.cpu_count() or 1) // max(1, devices)))
+        budget = thread_budget(self.threads) // max(1, devices)
+        return max(1, min(8, budget // 2 if on_cpu else budget))
+
+    def model_threads(self, workers: int) -> int:
+        """torch threads of the models on a CPU device: what the decoding workers leave of --threads."""
+        return max(1, thread_budget(self.threads) - workers)

@@ -27,6 +27,7 @@ from acav.core.logs import get_logger, progress
 from acav.core.patterns import iter_braces
 from acav.core.records import JsonlWriter, read_jsonl
 from acav.core.runlock import directory_lock
+from acav.core.threads import limit_threads
 from acav.engine import Engine, Resources, get_engine
 from acav.feature_extraction.base import AUDIO, VISUAL, Extractor, ExtractorOptions, create_extractor
 from acav.feature_extraction.dataset import ShardInput, read_shard_json
@@ -172,6 +173,8 @@ class DeviceRunner:
         # Start the worker processes before any model touches the device: they are forked from
         # a process that has not initialised CUDA yet.
         items = iter(loader)
+        if getattr(self.device, "type", "cpu") == "cpu":
+            limit_threads(self.config.model_threads(self.num_workers))  # workers + model <= --threads
         if getattr(self.device, "type", "cpu") == "cuda":
             import torch
 
@@ -481,7 +484,8 @@ def _run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int
     with JsonlWriter(run_log) as writer:
         writer.write({"event": "run_start", "run_id": run_id, "time": _now(), "shards": len(shards),
                       "todo": len(todo), "devices": device_names, "config": config_to_dict(config)})  # fmt: skip
-    num_workers = config.workers_per_device(len(groups) or 1)
+    on_cpu = all(getattr(d, "type", "cpu") == "cpu" for d in devices)
+    num_workers = config.workers_per_device(len(groups) or 1, on_cpu)
     records: list[dict[str, Any]] = []
     engine = get_engine()
     if todo and engine.name != "local":

@@ -129,7 +129,12 @@ def _worker_chunk(start: int, lines: list[bytes | TooLongLine]) -> ChunkResult:
 def _results(
     handle: BinaryIO, config: FilterConfig, line_filter: LineFilter
 ) -> Iterator[tuple[list[bytes | TooLongLine], ChunkResult]]:
-    """Chunk results in input order, computed here or by ``config.workers`` processes."""
+    """Chunk results in input order, computed here or by ``config.workers`` processes in all.
+
+    With N workers, N - 1 processes are started and this process filters every N-th chunk itself
+    (with the filter it has already loaded), so the language model is loaded N times, not N + 1,
+    and N processes share the cores.
+    """
     chunks: Iterator[tuple[int, list[bytes | TooLongLine]]] = read_chunks(handle, config)
     head = list(itertools.islice(chunks, 2))
     chunks = itertools.chain(head, chunks)
@@ -140,17 +145,23 @@ def _results(
     # spawn: no fork of a process holding threads (tqdm's monitor) or a loaded model.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        max_workers=config.workers, mp_context=context, initializer=_init_worker, initargs=(config,)
+        max_workers=config.workers - 1, mp_context=context, initializer=_init_worker, initargs=(config,)
     ) as pool:
-        pending: deque[tuple[list[bytes | TooLongLine], Future[ChunkResult]]] = deque()
-        for start, lines in chunks:
-            pending.append((lines, pool.submit(_worker_chunk, start, lines)))
+        pending: deque[tuple[list[bytes | TooLongLine], int, Future[ChunkResult] | None]] = deque()
+
+        def done() -> tuple[list[bytes | TooLongLine], ChunkResult]:
+            lines_done, start_done, future = pending.popleft()
+            if future is None:  # this process's share, filtered while the workers run theirs
+                return lines_done, filter_chunk(line_filter, start_done, lines_done)
+            return lines_done, future.result()
+
+        for number, (start, lines) in enumerate(chunks):
+            local = number % config.workers == config.workers - 1
+            pending.append((lines, start, None if local else pool.submit(_worker_chunk, start, lines)))
             if len(pending) >= 2 * config.workers:
-                lines_done, future = pending.popleft()
-                yield lines_done, future.result()
+                yield done()
         while pending:
-            lines_done, future = pending.popleft()
-            yield lines_done, future.result()
+            yield done()
 
 
 def _clean_reason(reason: str) -> str:

@@ -7,7 +7,8 @@ Python's ``str`` of a list of two floats, quoted by the csv writer because it co
 
 As in the original, metadata is looked up by shard name and clip file stem; a clip without
 metadata gets ``-1`` and ``[-1.0, -1.0]``. Lines are sorted by shard, then by the clip's position
-in its shard; the file is written atomically, once, by one writer.
+in its shard; the file is streamed to a temporary name and renamed, by one writer, with one
+shard's metadata in memory at a time.
 """
 
 from __future__ import annotations
@@ -17,10 +18,17 @@ import io
 import json
 import math
 import numbers
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
+from typing import IO
 
-from acav.core.atomic import atomic_write_text
+import numpy as np
+
+from acav.core.atomic import atomic_open
 from acav.core.ids import output_id_problem
 from acav.core.layout import shard_index
 from acav.core.logs import get_logger
@@ -31,52 +39,124 @@ MISSING_ID = "-1"
 MISSING_SEGMENT = [-1.0, -1.0]
 
 
+_PLAIN_NAME = re.compile(r"[^/]+\.mp4\Z")
+# Newline-joined ids that output_id_problem accepts, one regex pass for a whole shard: each is
+# [A-Za-z0-9_-]+ and does not start with "-" (the one formula prefix among those characters)
+# unless it is an 11-character YouTube id.
+_PLAIN_ID = r"(?:[A-Za-z0-9_][A-Za-z0-9_-]*|-[A-Za-z0-9_-]{10})"
+_PLAIN_IDS = re.compile(rf"{_PLAIN_ID}(?:\n{_PLAIN_ID})*\Z")
+
+
+def file_stems(names: list[str]) -> list[str]:
+    """``Path(name).stem`` of each name, without building a Path per name when all are plain ``x.mp4``."""
+    if all(map(_PLAIN_NAME.match, names)):
+        return [name[:-4] for name in names]
+    return [Path(name).stem for name in names]
+
+
+@dataclass
+class ShardMetadata:
+    """One metadata shard: its rows, ``file stem -> row`` of the usable ones, and whether all are."""
+
+    rows: list
+    index: dict[str, int]
+    all_valid: bool
+
+    def find(self, stem: str) -> tuple[str, list[float]] | None:
+        i = self.index.get(stem)
+        if i is None:
+            return None
+        if not self.all_valid:
+            return _parse_meta(self.rows[i])
+        row = self.rows[i]  # checked column by column: the same values _parse_meta returns
+        segment = row["segment"]
+        return row["id"], [float(segment[0]), float(segment[1])]
+
+
 @dataclass
 class MetadataIndex:
-    """Lazily loaded ``{shard: {file stem: (id, segment)}}`` from ``videos/shard-NNNNNN.json``."""
+    """``{file stem: (id, segment)}`` of one ``videos/shard-NNNNNN.json`` at a time.
+
+    Look-ups should come shard by shard (output.csv is sorted by shard): only the current shard's
+    metadata is held, so memory does not grow with the dataset. A shard asked for again is read
+    again; its problems are recorded once.
+    """
 
     videos_dir: Path
     problems: list[dict] = field(default_factory=list)
-    _cache: dict[str, dict[str, tuple[str, list[float]]]] = field(default_factory=dict)
+    _current: tuple[str, ShardMetadata] | None = None
+    _seen: set[str] = field(default_factory=set)
+
+    def shard(self, shard: str) -> ShardMetadata:
+        if self._current is None or self._current[0] != shard:
+            self._current = (shard, self._load(shard, record=shard not in self._seen))
+            self._seen.add(shard)
+        return self._current[1]
 
     def lookup(self, shard: str, filename: str) -> tuple[str, list[float]] | None:
-        if shard not in self._cache:
-            self._cache[shard] = self._load(shard)
-        return self._cache[shard].get(Path(filename).stem)
+        return self.shard(shard).find(file_stems([filename])[0])
 
-    def _problem(self, where: str, reason: str) -> None:
-        log.warning("%s: %s", where, reason)
-        self.problems.append({"where": where, "reason": reason})
+    def _problem(self, where: str, reason: str, record: bool) -> None:
+        if record:
+            log.warning("%s: %s", where, reason)
+            self.problems.append({"where": where, "reason": reason})
 
-    def _load(self, shard: str) -> dict[str, tuple[str, list[float]]]:
+    def _load(self, shard: str, record: bool) -> ShardMetadata:
+        none = ShardMetadata([], {}, False)
         try:
             path = self.videos_dir / f"shard-{shard_index(shard):06d}.json"
         except ValueError:
-            return {}
+            return none
         if not path.is_file():
-            self._problem(str(path), "no metadata file; its clips get id -1 and segment [-1.0, -1.0]")
-            return {}
+            self._problem(str(path), "no metadata file; its clips get id -1 and segment [-1.0, -1.0]", record)
+            return none
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(rows, list):
                 raise TypeError("not a JSON list")
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
             self._problem(
-                str(path), f"unreadable metadata ({type(exc).__name__}: {exc}); its clips get id -1"
+                str(path), f"unreadable metadata ({type(exc).__name__}: {exc}); its clips get id -1", record
             )
-            return {}
-        out: dict[str, tuple[str, list[float]]] = {}
+            return none
+        if _all_valid(rows):
+            stems = file_stems(list(map(itemgetter("filename"), rows)))
+            return ShardMetadata(rows, dict(zip(stems, range(len(rows)), strict=True)), True)
+        index: dict[str, int] = {}
         for i, row in enumerate(rows):
-            parsed = _parse_meta(row)
-            if parsed is None:
+            if _parse_meta(row) is None:
                 self._problem(
                     f"{path}:{i}",
                     "malformed metadata entry (needs filename, an id of [A-Za-z0-9_-] not starting like a "
                     "formula, segment [start, end] of finite numbers)",
+                    record,
                 )
                 continue
-            out[Path(row["filename"]).stem] = parsed
-        return out
+            index[file_stems([row["filename"]])[0]] = i
+        return ShardMetadata(rows, index, False)
+
+
+def _all_valid(rows: list) -> bool:
+    """True if :func:`_parse_meta` accepts every row (checked column by column; False if unsure)."""
+    if not rows or set(map(type, rows)) != {dict}:
+        return False
+    try:
+        names = list(map(itemgetter("filename"), rows))
+        ids = list(map(itemgetter("id"), rows))
+        segments = list(map(itemgetter("segment"), rows))
+    except KeyError:
+        return False
+    if set(map(type, names)) != {str} or set(map(type, ids)) != {str} or set(map(type, segments)) != {list}:
+        return False
+    if not _PLAIN_IDS.match("\n".join(ids)) or set(map(len, segments)) != {2}:
+        return False
+    values = [x for segment in segments for x in segment]
+    if not set(map(type, values)) <= {float, int}:
+        return False
+    try:
+        return bool(np.isfinite(np.array(values, dtype=np.float64)).all())
+    except OverflowError:  # an int too big for a float: let the row-by-row check decide
+        return False
 
 
 def _parse_meta(row: object) -> tuple[str, list[float]] | None:
@@ -96,32 +176,42 @@ def _parse_meta(row: object) -> tuple[str, list[float]] | None:
     return str(video_id), [float(segment[0]), float(segment[1])]
 
 
+def _csv_rows(
+    clips: Iterable[tuple[str, str]], metadata: MetadataIndex, missing: list[int]
+) -> Iterator[list]:
+    for shard, group in groupby(clips, key=itemgetter(0)):  # clips come shard by shard
+        found = metadata.shard(shard)
+        names = [filename for _, filename in group]
+        for filename, stem in zip(names, file_stems(names), strict=True):
+            meta = found.find(stem)
+            if meta is None:
+                missing[0] += 1
+                meta = MISSING_ID, MISSING_SEGMENT
+            yield [shard, filename, meta[0], str(meta[1])]
+
+
+def write_rows(handle: IO[str], clips: Iterable[tuple[str, str]], metadata: MetadataIndex) -> int:
+    """Write CSV lines for ``[(shard_name, filename)]`` in the given order; returns how many lacked metadata."""
+    missing = [0]
+    csv.writer(handle, lineterminator="\n").writerows(_csv_rows(clips, metadata, missing))
+    return missing[0]
+
+
 def format_rows(clips: list[tuple[str, str]], metadata: MetadataIndex) -> tuple[str, int]:
     """CSV text for ``[(shard_name, filename)]`` in the given order, and how many lacked metadata."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    missing = 0
-    for shard, filename in clips:
-        found = metadata.lookup(shard, filename)
-        if found is None:
-            missing += 1
-            video_id, segment = MISSING_ID, MISSING_SEGMENT
-        else:
-            video_id, segment = found
-        writer.writerow([shard, filename, video_id, str(segment)])
+    missing = write_rows(buffer, clips, metadata)
     return buffer.getvalue(), missing
 
 
-def write_output_csv(path: Path, clips: list[tuple[str, str]], metadata: MetadataIndex) -> int:
-    """Write all selected clips atomically; returns the number of clips without metadata."""
-    text, missing = format_rows(clips, metadata)
-    atomic_write_text(path, text)
-    return missing
+def write_output_csv(path: Path, clips: Iterable[tuple[str, str]], metadata: MetadataIndex) -> int:
+    """Stream all selected clips into ``path`` atomically; returns the number of clips without metadata."""
+    with atomic_open(path, "w", newline="") as handle:
+        return write_rows(handle, clips, metadata)
 
 
-def write_selection_order(path: Path, steps: list[list]) -> None:
+def write_selection_order(path: Path, steps: Iterable[list]) -> None:
     """``SHARD_NAME,FILENAME,PARTITION,STEP`` per selected clip whose greedy step is known (the
     order clips were added within their partition, 1-based); read by ``acav export``."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(steps)
-    atomic_write_text(path, buffer.getvalue())
+    with atomic_open(path, "w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(steps)

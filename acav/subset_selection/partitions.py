@@ -19,6 +19,8 @@ import numbers
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +36,57 @@ UNLISTED = "unlisted"
 
 
 @dataclass
+class ShardClips:
+    """The clips one source shard gave a partition, compactly: (shard name, filename) per clip."""
+
+    shard: str | list[str]  # the clips' shard_name: one for all (the usual case) or one per clip
+    names: str  # the clips' filenames joined by newlines (a filename is printable: never a newline)
+    count: int
+
+    def rows(self, local: np.ndarray) -> list[tuple[str, str]]:
+        names = self.names.split("\n")
+        if isinstance(self.shard, str):
+            return [(self.shard, names[i]) for i in local.tolist()]
+        return [(self.shard[i], names[i]) for i in local.tolist()]
+
+
+@dataclass
 class Partition:
     name: str  # the log file's stem, or "unlisted"
     number: int  # position in processing order; seeds this partition's random streams
     shard_names: list[str]  # shard of each source file (cluster shard stem)
     clusterings: list[Clustering]
     labels: np.ndarray  # (N, D) cluster ids
-    clip_shard: list[str]  # per clip: the shard_name of the clip (for output.csv)
-    clip_file: list[str]  # per clip: the clip's filename
+    clips: list[ShardClips]  # per source shard, in order: which clips (rows of labels) it gave
     ncentroids: int
 
     @property
     def size(self) -> int:
         return int(self.labels.shape[0])
+
+    @property
+    def clip_shard(self) -> list[str]:
+        """The shard_name of every clip (a list of N strings: for reports, not for 10M clips)."""
+        return [shard for shard, _ in self.clip_names(np.arange(self.size))]
+
+    @property
+    def clip_file(self) -> list[str]:
+        """The filename of every clip (a list of N strings: for reports, not for 10M clips)."""
+        return [name for _, name in self.clip_names(np.arange(self.size))]
+
+    def clip_names(self, indices: np.ndarray) -> list[tuple[str, str]]:
+        """``(shard_name, filename)`` of the clips at ``indices`` (ascending), for output.csv."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size and np.any(np.diff(indices) < 0):
+            raise ValueError("clip_names needs ascending indices")
+        starts = np.cumsum([0] + [c.count for c in self.clips])
+        bounds = np.searchsorted(indices, starts)
+        out: list[tuple[str, str]] = []
+        for b, clips in enumerate(self.clips):
+            lo, hi = bounds[b], bounds[b + 1]
+            if hi > lo:
+                out.extend(clips.rows(indices[lo:hi] - starts[b]))
+        return out
 
 
 @dataclass
@@ -75,7 +115,7 @@ def read_partition_map(clusters_dir: Path, report: LoadReport) -> tuple[dict[str
             shards = data["shards"]
             if not isinstance(shards, list):
                 raise TypeError("'shards' is not a list")
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             report.add(
                 str(path),
                 f"unreadable clustering log ({type(exc).__name__}: {exc}); its shards are treated as unlisted",
@@ -139,14 +179,135 @@ def _is_shard_name(name: str) -> bool:
     return Path(name).name == name and "." not in name
 
 
+def _smallest_uint(values: np.ndarray) -> np.ndarray:
+    """The same ids in the narrowest unsigned dtype (keeps a partition's label matrix small)."""
+    top = int(values.max()) if values.size else 0
+    return values.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int64)
+
+
+def _columns_fast(
+    records: list, stem: str, clusterings: list[Clustering] | None, ncentroids: int | None
+) -> tuple[dict[Clustering, np.ndarray], ShardClips] | None:
+    """Parse a shard column by column when every row is valid and laid out alike.
+
+    About 20x cheaper per clip than :func:`_row_labels` (C-level ``map``/``itemgetter`` passes, one
+    per field). Returns None as soon as anything differs from the common case (a bad or missing
+    field, another layout, numpy scalars, an id >= ``ncentroids``, clusterings that differ from the
+    partition's); the caller then parses that shard row by row, which names every bad row. Accepted
+    shards give exactly what the row-by-row parse gives.
+    """
+    try:
+        if not records or set(map(type, records)) != {dict}:
+            return None
+        names = list(map(itemgetter("filename"), records))
+        if set(map(type, names)) != {str} or not all(names) or not all(map(str.isprintable, names)):
+            return None
+        shards = list(map(dict.get, records, repeat("shard_name")))
+        if not set(map(type, shards)) <= {str, type(None)}:
+            return None
+        own = {s: s if isinstance(s, str) and _is_shard_name(s) else stem for s in set(shards)}
+        shard = next(iter(own.values())) if len(own) == 1 else [own[s] for s in shards]
+        columns: dict[Clustering, np.ndarray] = {}
+        for modality in MODALITIES:
+            if not _modality_columns(records, modality, ncentroids, columns):
+                return None
+    except (KeyError, IndexError, TypeError):  # a missing key or entry: let the row-by-row parse say which
+        return None
+    if not columns or (clusterings is not None and set(columns) != set(clusterings)):
+        return None
+    return columns, ShardClips(shard, "\n".join(names), len(names))
+
+
+def _modality_columns(
+    records: list, modality: str, ncentroids: int | None, columns: dict[Clustering, np.ndarray]
+) -> bool:
+    """Add one modality's id columns to ``columns``; False if the shard needs the row-by-row parse."""
+    entries_of = list(map(dict.get, records, repeat(f"{modality}_assignments")))
+    kinds = set(map(type, entries_of))
+    if kinds == {type(None)}:
+        return True
+    lengths = set(map(len, entries_of)) if kinds == {list} else set()
+    if len(lengths) != 1:
+        return False
+    for j in range(lengths.pop()):
+        entries = list(map(itemgetter(j), entries_of))
+        if set(map(type, entries)) != {dict}:
+            return False
+        model_keys = set(map(itemgetter("model_key"), entries))
+        arrays = list(map(itemgetter("array"), entries))
+        if len(model_keys) != 1 or set(map(type, arrays)) != {dict}:
+            return False
+        model_key = model_keys.pop()
+        layouts = set(map(tuple, arrays))
+        if type(model_key) is not str or len(layouts) != 1:
+            return False
+        layers = layouts.pop()
+        if not layers or not all(type(layer) is str for layer in layers):
+            return False
+        values = list(map(itemgetter(*layers), arrays))
+        if len(layers) == 1:
+            values = [(v,) for v in values]
+        if set(map(type, chain.from_iterable(values))) != {int}:
+            return False
+        matrix = np.array(values)
+        if matrix.dtype != np.int64 or matrix.min() < 0:
+            return False
+        if ncentroids is not None and matrix.max() >= ncentroids:
+            return False
+        for column, layer in enumerate(layers):
+            clustering = Clustering(modality, model_key, layer)
+            if clustering in columns:
+                return False
+            columns[clustering] = matrix[:, column]
+    return True
+
+
+def _rows_slow(
+    records: list,
+    path: Path,
+    clusterings: list[Clustering] | None,
+    ncentroids: int | None,
+    report: LoadReport,
+) -> tuple[list[Clustering] | None, list[list[int]], ShardClips]:
+    """Parse a shard row by row, recording each unusable row with its reason."""
+    rows_out: list[list[int]] = []
+    shards: list[str] = []
+    names: list[str] = []
+    for i, row in enumerate(records):
+        where = f"{path}:{i}"
+        try:
+            filename, shard, labels = _row_labels(row, where)
+            if clusterings is None:
+                clusterings = sort_clusterings(list(labels))
+            if set(labels) != set(clusterings):
+                missing = sorted(c.name for c in set(clusterings) - set(labels))
+                extra = sorted(c.name for c in set(labels) - set(clusterings))
+                raise ValueError(
+                    f"clusterings differ from the partition's (missing {missing}, extra {extra})"
+                )
+            values = [labels[c] for c in clusterings]
+            if ncentroids is not None and max(values) >= ncentroids:
+                raise ValueError(f"cluster id {max(values)} >= --ncentroids {ncentroids}")
+        except ValueError as exc:
+            report.add(where, f"clip skipped: {exc}")
+            continue
+        rows_out.append(values)
+        shards.append(shard or path.stem)
+        names.append(filename)
+    return clusterings, rows_out, ShardClips(shards, "\n".join(names), len(names))
+
+
 def load_partition(
     name: str, number: int, paths: list[Path], report: LoadReport, ncentroids: int | None = None
 ) -> Partition | None:
-    """Read the shards of one partition into a label matrix; None if no usable clip is left."""
+    """Read the shards of one partition into a label matrix; None if no usable clip is left.
+
+    Memory: the label matrix in its narrowest dtype plus one newline-joined filename string per
+    shard (about 30 bytes per clip), not a Python object per clip.
+    """
     clusterings: list[Clustering] | None = None
-    rows_out: list[list[int]] = []
-    clip_shard: list[str] = []
-    clip_file: list[str] = []
+    blocks: list[np.ndarray] = []
+    clips: list[ShardClips] = []
     shard_names: list[str] = []
     for path in paths:
         try:
@@ -160,37 +321,28 @@ def load_partition(
             )
             continue
         shard_names.append(path.stem)
-        for i, row in enumerate(records):
-            where = f"{path}:{i}"
-            try:
-                filename, shard, labels = _row_labels(row, where)
-                if clusterings is None:
-                    clusterings = sort_clusterings(list(labels))
-                if set(labels) != set(clusterings):
-                    missing = sorted(c.name for c in set(clusterings) - set(labels))
-                    extra = sorted(c.name for c in set(labels) - set(clusterings))
-                    raise ValueError(
-                        f"clusterings differ from the partition's (missing {missing}, extra {extra})"
-                    )
-                values = [labels[c] for c in clusterings]
-                if ncentroids is not None and max(values) >= ncentroids:
-                    raise ValueError(f"cluster id {max(values)} >= --ncentroids {ncentroids}")
-            except ValueError as exc:
-                report.add(where, f"clip skipped: {exc}")
+        fast = _columns_fast(records, path.stem, clusterings, ncentroids)
+        if fast is not None:
+            columns, shard_clips = fast
+            clusterings = clusterings or sort_clusterings(list(columns))
+            block = _smallest_uint(np.stack([columns[c] for c in clusterings], axis=1))
+        else:
+            clusterings, rows, shard_clips = _rows_slow(records, path, clusterings, ncentroids, report)
+            if not rows:
                 continue
-            rows_out.append(values)
-            clip_shard.append(shard or path.stem)
-            clip_file.append(filename)
-    if not rows_out or clusterings is None:
+            block = _smallest_uint(np.asarray(rows, dtype=np.int64))
+        del records
+        blocks.append(block)
+        clips.append(shard_clips)
+    if not blocks or clusterings is None:
         if paths:
             report.add(name, "partition has no usable clips")
         return None
-    labels_arr = np.asarray(rows_out, dtype=np.int64)
-    count = int(ncentroids) if ncentroids is not None else int(labels_arr.max()) + 1
+    top = max(int(b.max()) for b in blocks)
+    count = int(ncentroids) if ncentroids is not None else top + 1
     dtype = np.uint8 if count <= 256 else np.uint16 if count <= 65536 else np.int32
-    return Partition(
-        name, number, shard_names, clusterings, labels_arr.astype(dtype), clip_shard, clip_file, count
-    )
+    labels = np.concatenate(blocks).astype(dtype, copy=False)
+    return Partition(name, number, shard_names, clusterings, labels, clips, count)
 
 
 def iter_partitions(

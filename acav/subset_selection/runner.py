@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
@@ -52,12 +55,65 @@ def choose_backend(config: SelectConfig) -> tuple[str, str]:
     """``(backend, device)``: auto means torch on a visible GPU, else the numpy CPU loop."""
     if config.backend == "numpy":
         return "numpy", "cpu"
-    from acav.core.device import choose_device
+    from acav.core.device import choose_device, gpu_may_be_visible
+
+    if config.backend == "auto" and not gpu_may_be_visible():
+        return "numpy", "cpu"  # without importing torch: a second of CPU on a job that may take less
 
     device = choose_device(config.device)
     if config.backend == "auto":
         return ("torch", str(device)) if device.type == "cuda" else ("numpy", "cpu")
     return "torch", str(device)
+
+
+class ChosenClips:
+    """The selected clips of every partition, in output.csv order: by shard name, then partition, then
+    position in the partition (the shard name can come from the clip's row, so one shard's clips may
+    sit in several partitions). Held as arrays and one list of names, not a tuple per clip."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[str, str]] = []  # (shard, filename) per clip, in arrival order
+        self._numbers: list[np.ndarray] = []
+        self._positions: list[np.ndarray] = []
+        self._steps: list[tuple[np.ndarray, int]] = []  # (rows of each added clip in step order, partition)
+
+    @property
+    def size(self) -> int:
+        return len(self._rows)
+
+    def add(self, partition: Partition, selected: np.ndarray, order: np.ndarray | None = None) -> None:
+        """Keep ``selected`` of ``partition``; ``order``: the same clips in the order they were added."""
+        positions = np.sort(np.asarray(selected, dtype=np.int64))
+        if order is not None:
+            at = np.searchsorted(positions, order)
+            if at.size != positions.size or not np.array_equal(
+                positions[np.minimum(at, positions.size - 1)], order
+            ):
+                raise ValueError(f"partition {partition.name}: the step order is not the selected clips")
+            self._steps.append((len(self._rows) + at, partition.number))
+        self._rows.extend(partition.clip_names(positions))
+        self._positions.append(positions)
+        self._numbers.append(np.full(positions.size, partition.number, dtype=np.int64))
+
+    def steps(self) -> Iterator[list]:
+        """``[shard, filename, partition number, 1-based step]`` per clip whose step is known."""
+        for rows, number in self._steps:
+            for step, i in enumerate(rows.tolist(), start=1):
+                yield [*self._rows[i], number, step]
+
+    def in_output_order(self) -> Iterator[tuple[str, str]]:
+        if not self._rows:
+            return
+        codes: dict[str, int] = {}
+        shard_code = np.fromiter(
+            (codes.setdefault(shard, len(codes)) for shard, _ in self._rows), np.int64, len(self._rows)
+        )
+        rank = np.empty(len(codes), dtype=np.int64)
+        rank[[codes[name] for name in sorted(codes)]] = np.arange(len(codes))
+        order = np.lexsort((np.concatenate(self._positions), np.concatenate(self._numbers), rank[shard_code]))
+        rows = self._rows
+        for i in order.tolist():
+            yield rows[i]
 
 
 def run_selection(layout: DataLayout, config: SelectConfig) -> dict:
@@ -95,16 +151,11 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
         f", {cpu_loop} loop" if cpu_loop else "",
     )
 
-    chosen: list[tuple[str, int, int, str]] = []  # (shard, partition number, clip index, filename)
+    chosen = ChosenClips()
     entries: list[dict] = []
 
-    steps: list[list] = []  # (shard, filename, partition, 1-based step) where the order is known
-
     def finish(partition: Partition, pairs: list[tuple[int, int]], result: SelectionResult) -> None:
-        for i in result.selected.tolist():
-            chosen.append((partition.clip_shard[i], partition.number, i, partition.clip_file[i]))
-        for step, i in enumerate([] if result.order is None else result.order.tolist(), start=1):
-            steps.append([partition.clip_shard[i], partition.clip_file[i], partition.number, step])
+        chosen.add(partition, result.selected, result.order)
         entries.append(_partition_entry(partition, pairs, result, config))
         log.info(
             "partition %s: %d of %d clips, objective %.4f (random subset %.4f), %.2f s",
@@ -156,12 +207,9 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
             f"{paths.output} was not written (the previous one, if any, is kept). Fix the cluster shards "
             "(re-run stage 5) or --ncentroids, then re-run"
         )
-    chosen.sort()
     metadata = MetadataIndex(paths.videos_dir)
-    missing = write_output_csv(
-        paths.output, [(shard, filename) for shard, _, _, filename in chosen], metadata
-    )
-    write_selection_order(paths.output.with_suffix(".order.csv"), steps)
+    missing = write_output_csv(paths.output, chosen.in_output_order(), metadata)
+    write_selection_order(paths.output.with_suffix(".order.csv"), chosen.steps())
     remove_stale_temps(paths.output.parent)
     summary = {
         "hostname": socket.gethostname(),
@@ -172,7 +220,7 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
         "cpu_loop": cpu_loop,
         "config": config_to_dict(config),
         "output": str(paths.output),
-        "selected": len(chosen),
+        "selected": chosen.size,
         "clips": sum(e["clips"] for e in entries),
         "without_metadata": missing,
         "partitions": entries,

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from acav.core.logs import get_logger
-from acav.core.media import MediaError, run_ffmpeg
+from acav.core.media import X264_REPRODUCIBLE, MediaError, run_ffmpeg
 from acav.video_download.errors import INVALID_FILE, DownloadFailure
 
 log = get_logger(__name__)
@@ -48,6 +48,7 @@ def remux_to_mp4(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> st
                 "23",
                 "-pix_fmt",
                 "yuv420p",
+                *X264_REPRODUCIBLE,
                 "-c:a",
                 "aac",
                 "-b:a",

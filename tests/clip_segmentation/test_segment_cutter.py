@@ -27,8 +27,8 @@ def test_scale_filter_only_shrinks():
     assert scale_filter(360, 640, 256) == "scale=w=256:h=-2"
 
 
-@pytest.mark.parametrize("fps", [25.0, 29.97])
-def test_clip_is_frame_accurate(tmp_path, fps):
+@pytest.mark.parametrize(("fps", "mode"), [(25.0, "accurate"), (29.97, "accurate"), (25.0, "fast")])
+def test_clip_is_frame_accurate(tmp_path, fps, mode):
     """Each frame's grey level encodes its index, so the clip's frames name the source frames."""
     count = int(30 * fps)
     width, height = 64, 48
@@ -42,7 +42,7 @@ def test_clip_is_frame_accurate(tmp_path, fps):
     encode_mp4(source, frames(), width=width, height=height, fps=fps, audio=tone, sample_rate=16000, gop=48)
     analysis = analyse_video(source)
     window = centred_window(analysis, (3.3, 27.1), 10.0)
-    clip = cut_clip(source, tmp_path / "clip.mp4", window.start, 10.0)
+    clip = cut_clip(source, tmp_path / "clip.mp4", window.start, 10.0, mode=mode)
 
     got = read_video_frames(clip, pix_fmt="gray")
     src = read_video_frames(source, pix_fmt="gray")
@@ -57,3 +57,24 @@ def test_clip_is_frame_accurate(tmp_path, fps):
     info = probe_media(clip)
     assert info.has_audio and info.has_video
     assert info.duration == pytest.approx(10.0, abs=0.1)
+
+
+def test_copy_mode_keeps_the_packets_and_starts_at_the_frame_for_edit_list_readers(tmp_path):
+    """The original's ``-c copy``: no re-encode; the copied keyframe run is hidden by the edit list."""
+    fps, width, height = 25.0, 64, 48
+    frames = (np.full((height, width, 3), (i * 7) % 256, dtype=np.uint8) for i in range(750))
+    source = tmp_path / "source.mp4"
+    tone = (0.2 * np.sin(np.arange(30 * 16000) / 16000 * 2 * np.pi * 440)).astype(np.float32)
+    encode_mp4(source, frames, width=width, height=height, fps=fps, audio=tone, sample_rate=16000, gop=48)
+    window = centred_window(analyse_video(source), (3.3, 27.1), 10.0)
+    clip = cut_clip(
+        source, tmp_path / "clip.mp4", window.start, 10.0, mode="copy", video_filter="scale=32:24"
+    )
+    got = read_video_frames(clip, pix_fmt="gray")
+    src = read_video_frames(source, pix_fmt="gray")
+    assert got.frames.shape[1:3] == (height, width)  # not re-encoded: the filter does not apply
+    assert float(got.frames[0].mean()) == pytest.approx(float(src.frames[window.first].mean()), abs=1.5)
+    assert 250 <= len(got.times) <= 250 + 48  # may run on to the next packet boundary
+    assert probe_media(clip).has_audio
+    with pytest.raises(ValueError, match="cut mode"):
+        cut_clip(source, tmp_path / "x.mp4", 1.0, 10.0, mode="smart")

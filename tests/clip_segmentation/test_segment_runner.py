@@ -203,10 +203,13 @@ def test_cli_prints_summary(make_video, tmp_path, capsys):
 
     data = tmp_path / "d"
     make_video("short_clip7.mp4", shots=[(7.0, RED)], directory=DataLayout(data).raw_videos_dir)
-    assert main(["segment", "--data-dir", str(data), "--workers", "1", "--clips-per-shard", "5"]) == 0
+    args = ["segment", "--data-dir", str(data), "--workers", "2", "--threads", "5", "--clips-per-shard", "5"]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "1 videos" in out and "rejected:too_short=1" in out
     assert os.path.exists(DataLayout(data).segmentation_log)
+    report = json.loads((DataLayout(data).clips_dir / "segmentation.report.json").read_text())
+    assert (report["workers"], report["threads_per_worker"]) == (2, 2)  # 2 x 2 <= --threads 5
 
 
 def test_clips_of_a_video_with_a_container_start_offset_stay_in_their_shots(make_video, tmp_path):

@@ -396,3 +396,19 @@ def test_invalid_thread_and_iteration_options_are_config_errors(tmp_path, flags,
     assert cluster(tmp_path, *flags) == 2
     assert flags[0][2:].replace("-", "_") in caplog.text
     assert not (tmp_path / "clusters").exists()
+
+
+def test_train_on_sample_trains_without_streaming_the_shards(data, monkeypatch):
+    root, truth = data
+
+    def no_stream(*args, **kwargs):
+        raise AssertionError("the epochs streamed the shards")
+
+    monkeypatch.setattr(train_module, "iter_blocks", no_stream)
+    assert cluster(root, "--train-on-sample", "--sample-size", "200") == 0
+    rows = read_cluster_shards(root)
+    names = sorted(truth)
+    assert len(rows) == 360  # every clip is still assigned
+    for key in CLUSTERINGS:
+        predicted = labels_of(rows, *key)
+        assert adjusted_rand_score([truth[n] for n in names], [predicted[n] for n in names]) > 0.95

@@ -39,7 +39,7 @@ def test_auto_and_cuda_fall_back_to_cpu_and_say_so_once() -> None:
 
 
 def test_unknown_device_is_an_error() -> None:
-    with pytest.raises(ValueError, match="unknown --device"):
+    with pytest.raises(ValueError, match="unknown device"):
         choose_device("tpu")
 
 

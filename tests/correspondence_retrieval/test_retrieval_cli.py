@@ -61,3 +61,11 @@ def test_config_errors_name_the_problem(tmp_path):
         load_experiment(str(bad)).entries()
     with pytest.raises(ConfigError, match="no experiment config"):
         load_experiment("exp99")
+
+
+def test_unknown_names_are_configuration_errors(tmp_path):
+    base = ["retrieval", "--data-dir", str(tmp_path), "--experiment", "exp1", "--seeds", "1", "-q"]
+    assert main([*base, "--datasets", "nope"]) == 2
+    assert main([*base, "--datasets", "digits_flip", "--methods", "ours", "magic"]) == 2
+    assert main(["retrieval", "--data-dir", str(tmp_path), "download", "--datasets", "kinetics", "-q"]) == 2
+    assert not (tmp_path / "correspondence_retrieval" / "exp1").exists()

@@ -101,3 +101,48 @@ def test_cluster_backends_find_the_blobs(backend):
     labels = np.repeat(np.arange(4), 50)
     x = np.eye(4)[labels] * 10 + rng.normal(0, 0.5, (200, 4))
     assert adjusted_rand_score(labels, cluster_layer(x.astype(np.float32), 4, backend, 0)) > 0.95
+
+
+def test_runner_grid_reuses_grid_independent_results_and_shards(tmp_path, monkeypatch):
+    from acav.correspondence_retrieval.config import Experiment
+    from acav.correspondence_retrieval.runner import Outputs, Runner
+
+    experiment = Experiment(
+        "t", "toy", ["toy"], ["ours", "greedy"], seeds=1,
+        grid=[{"batch_size": 20, "topk": 5}, {"batch_size": 40, "topk": 5}, {"shards": 4, "shard_clustering": "shared"}],
+    )  # fmt: skip
+    runner = Runner(experiment, Outputs(tmp_path), {})
+    monkeypatch.setattr(runner, "source", lambda name: _linear_twin_source(80, classes=10, spread=8.0))
+    rows = runner.run()
+    assert len(rows) == 6
+    greedy = [r for r in rows if r["method"] == "greedy"]
+    assert len({r["precision"] for r in greedy}) == 1  # computed once, reused for every grid entry
+    labels = [r["settings"] for r in rows if r["method"] == "ours"]
+    assert labels == ["batch_size=20,topk=5", "batch_size=40,topk=5", "shards=4"]
+    sharded = next(r for r in rows if r["settings"].startswith("shards"))
+    assert sharded["precision"] > sharded["chance"] + 0.05  # 100-clip shards: the small-pool regime
+
+
+def test_a_failing_method_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
+    import json
+
+    from acav.correspondence_retrieval import runner as runner_module
+    from acav.correspondence_retrieval.config import Experiment
+    from acav.correspondence_retrieval.runner import Outputs, Runner
+
+    experiment = Experiment("t", "toy", ["toy"], ["cca", "random"], seeds=2)
+    runner = Runner(experiment, Outputs(tmp_path), {})
+    monkeypatch.setattr(runner, "source", lambda name: _linear_twin_source())
+    real = runner_module.run_method
+
+    def flaky(name, pool, seed, settings):
+        if name == "cca" and seed == 1:
+            raise np.linalg.LinAlgError("SVD did not converge")
+        return real(name, pool, seed, settings)
+
+    monkeypatch.setattr(runner_module, "run_method", flaky)
+    rows = runner.run()
+    assert sorted((r["method"], r["seed"]) for r in rows) == [("cca", 0), ("random", 0), ("random", 1)]
+    failures = [json.loads(line) for line in (tmp_path / "t" / "failures.jsonl").read_text().splitlines()]
+    assert failures == [{**failures[0], "dataset": "toy", "method": "cca", "settings": "default", "seed": 1,
+                         "error": "LinAlgError: SVD did not converge"}]  # fmt: skip

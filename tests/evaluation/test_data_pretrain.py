@@ -109,3 +109,40 @@ def test_pretraining_stopped_and_resumed_equals_one_run(clip_bank, tmp_path: Pat
     assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
     assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] == 4
     assert straight["losses"][0] != straight["losses"][-1]  # it trained
+
+
+@pytest.mark.slow
+def test_pretraining_with_torchrun_two_processes_on_cpu(clip_bank, tmp_path: Path) -> None:
+    """The DDP code path: torchrun, gloo, two processes each reading its own shard."""
+    import os
+    import subprocess
+    import sys
+
+    shards = tmp_path / "shards"
+    write_export_shards(shards, [(k, d) for k, d, *_ in clip_bank[:4]], per_shard=2)
+    env = dict(os.environ, OMP_NUM_THREADS="1", ACAV_PROGRESS="0")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "acav", "evaluate", "pretrain", "--shards", str(shards), "--out", str(tmp_path / "run"),
+        "--model", "small", "--steps", "2", "--batch-size", "4", "--warmup-steps", "1",
+        "--checkpoint-every", "1", "--num-workers", "0", "--device", "cpu", "--log-every", "1",
+    ]  # fmt: skip
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == [
+        "step-0000001.pt",
+        "step-0000002.pt",
+    ]
+    state = torch.load(tmp_path / "run" / "checkpoints" / "step-0000002.pt", weights_only=False)
+    assert state["step"] == 2 and all(
+        torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
+    )
+
+
+def test_stream_skips_a_corrupt_clip_and_names_it(clip_bank, tmp_path: Path, caplog) -> None:
+    clips = [(k, d) for k, d, *_ in clip_bank[:3]]
+    clips.insert(1, ("vidBROKEN000_000", b"this is not an mp4"))
+    shards = write_export_shards(tmp_path / "s", clips, per_shard=4)
+    samples = list(_take(iter(ClipStream(shards, TINY, seed=0, buffer=1)), 3))
+    assert len(samples) == 3 and all(s[0].shape == (3, 4, 32, 32) for s in samples)
+    assert "vidBROKEN000_000" in caplog.text

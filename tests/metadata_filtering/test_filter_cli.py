@@ -37,7 +37,7 @@ def test_input_output_overrides_and_flags(tmp_path: Path) -> None:
     source = tmp_path / "in.tsv"
     source.write_bytes(make_line("aaaaaaaaaaa", length="20") + make_line("bbbbbbbbbbb", category="Gaming"))
     out = tmp_path / "sub" / "out.tsv"
-    out.parent.mkdir()  # a missing --output folder is refused (tests/reliability)
+    out.parent.mkdir()  # an --output in a missing folder is refused (docs/RELIABILITY.md)
     argv = ["filter", "--data-dir", str(tmp_path / "data"), "--input", str(source), "--output", str(out)]
     assert main(argv + ["--min-duration", "10", "--no-category", "--no-report-each-rule"]) == 0
     assert out.read_bytes() == source.read_bytes()

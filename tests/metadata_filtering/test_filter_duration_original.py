@@ -13,11 +13,11 @@ import itertools
 import json
 
 import pytest
+from mf_helpers import make_line
 
 from acav.metadata_filtering.config import FilterConfig
 from acav.metadata_filtering.records import MetadataRecord, parse_line
 from acav.metadata_filtering.rules import DurationRule
-from tests.metadata_filtering.mf_helpers import make_line
 
 
 def original_duration(json_text: str) -> int:

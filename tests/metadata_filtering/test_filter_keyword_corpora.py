@@ -4,7 +4,7 @@ street scenes, crafts and lectures filmed on camera, ...) and its recall on titl
 (``data/positives_<list>.tsv``). Fails when a list regresses. Run as a script to print the table
 that metadata_filtering/README.md shows::
 
-    .venv/bin/python -m tests.metadata_filtering.test_filter_keyword_corpora
+    .venv/bin/python tests/metadata_filtering/test_filter_keyword_corpora.py
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mf_helpers import make_line
 
 from acav.metadata_filtering.config import FilterConfig
 from acav.metadata_filtering.rules import LineFilter
-from tests.metadata_filtering.mf_helpers import make_line
 
 DATA = Path(__file__).parent / "data"
 

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
+from mf_helpers import make_line
 from nltk.stem import PorterStemmer
 from nltk.tokenize import NLTKWordTokenizer
 from stop_words import get_stop_words
@@ -23,7 +24,6 @@ from stop_words import get_stop_words
 from acav.metadata_filtering.config import FilterConfig
 from acav.metadata_filtering.keywords import load_lists, read_phrase_file
 from acav.metadata_filtering.rules import LineFilter
-from tests.metadata_filtering.mf_helpers import make_line
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from mf_helpers import make_line
 
+from acav.metadata_filtering import runner
 from acav.metadata_filtering.config import FilterConfig
 from acav.metadata_filtering.records import TooLongLine
 from acav.metadata_filtering.rules import LineFilter
@@ -154,12 +155,23 @@ def test_chunks_number_lines_from_one() -> None:
     assert [(start, len(lines)) for start, lines in chunks] == [(1, 3), (4, 3), (7, 1)]
 
 
-def test_same_input_same_bytes_for_any_workers_and_chunking(tmp_path: Path, line_filter) -> None:
+def test_same_input_same_bytes_for_any_workers_and_chunking(
+    tmp_path: Path, line_filter, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines = [KEEP_A, SHORT, GAMING, ARTIST, KEEP_B, GAME_KW, TUTORIAL, ITALIAN, MIXED, b"bad\n", b"\n"]
     data = b"".join(lines[i % len(lines)] for i in range(300))
     one = run(tmp_path / "one", data, line_filter, chunk_lines=7)
     again = run(tmp_path / "again", data, line_filter, chunk_lines=50)
+    started: list[int] = []
+    real_pool = runner.ProcessPoolExecutor
+
+    def pool(*args, max_workers: int, **kwargs):
+        started.append(max_workers)
+        return real_pool(*args, max_workers=max_workers, **kwargs)
+
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", pool)
     two = run(tmp_path / "two", data, workers=2, chunk_lines=7)
+    assert started == [1]  # 2 workers = this process (its filter already loaded) + 1 more process
     assert one[0] == again[0] == two[0]
     assert one[1] == again[1] == two[1]
     strip = ("elapsed_s", "lines_per_s", "workers", "config", "input", "kept_file", "rejects_file")

@@ -97,7 +97,10 @@ def test_partitions_from_logs_bad_rows_and_hostile_pickle(tmp_path: Path, monkey
     first = load_partition("log_0001", 0, groups[0][1], report)
     assert first.size == 20 and first.labels.shape == (20, 10) and first.ncentroids == 5
     assert np.array_equal(first.labels, d.labels[:20])
-    assert first.clip_file[3] == "vid0000x0003_30.mp4" and first.clip_shard[13] == "shard-000001"
+    assert first.clip_names(np.array([3, 13])) == [
+        ("shard-000000", "vid0000x0003_30.mp4"),
+        ("shard-000001", "vid0001x0003_30.mp4"),
+    ]
     unlisted = load_partition(UNLISTED, 2, groups[2][1], report)
     assert unlisted.size == 8 and unlisted.shard_names == ["shard-000004"]
     reasons = " | ".join(p["reason"] for p in report.problems)

@@ -146,7 +146,7 @@ def test_sizes_and_extra_options() -> None:
         with pytest.raises(ConfigError):
             parse_ytdlp_options(bad)
     with pytest.raises(ConfigError, match="workers"):
-        DownloadConfig(workers=0)
+        DownloadConfig(workers=-1)  # 0 = auto, as in every stage (docs/OPTIONS.md)
     with pytest.raises(ConfigError, match="rate-limit"):
         DownloadConfig(rate_limit="lots")
 
