@@ -100,6 +100,13 @@ class SegmentConfig:
         },
     )
     cut_timeout: float = field(default=600.0, metadata={"help": "seconds one ffmpeg cut may take"})
+    cut_stall_timeout: float = field(
+        default=60.0,
+        metadata={
+            "help": "seconds without progress after which an ffmpeg cut is killed and run once more "
+            "(ffmpeg rarely deadlocks on a cut); 0 turns the watchdog off"
+        },
+    )
     workers: int = field(
         default=0,
         metadata={"help": "videos processed in parallel (processes); 0 = half the CPU cores, at least 1"},

@@ -23,7 +23,8 @@ import os
 from pathlib import Path
 
 from acav.core.atomic import atomic_path
-from acav.core.media import X264_REPRODUCIBLE, run_ffmpeg
+from acav.core.logs import get_logger
+from acav.core.media import X264_REPRODUCIBLE, FfmpegStalled, run_ffmpeg
 
 
 def format_seconds_floor(seconds: float) -> str:
@@ -60,10 +61,14 @@ def cut_clip(
     threads: int = 0,
     timeout: float | None = 600,
     mode: str = "accurate",
+    stall_timeout: float | None = 60,
+    stall_retries: int = 1,
 ) -> Path:
     """Write ``[start, start + length)`` of ``source`` to ``destination`` (mp4); raises MediaError.
 
     ``mode``: one of :data:`CUT_MODES` (``copy`` ignores the filter and the encoder settings).
+    A cut whose ffmpeg stops making progress for ``stall_timeout`` seconds is killed and run again,
+    up to ``stall_retries`` times (ffmpeg's rare thread deadlock; see :func:`run_ffmpeg`).
     """
     if mode not in CUT_MODES:
         raise ValueError(f"unknown cut mode {mode!r}; choose one of {', '.join(CUT_MODES)}")
@@ -94,7 +99,16 @@ def cut_clip(
         args += X264_REPRODUCIBLE
     if threads > 0:
         args += ["-threads", str(threads)]  # the encoder's (x264's)
-    with atomic_path(destination) as tmp:
-        # The temporary name has no .mp4 suffix, so the container is named explicitly.
-        run_ffmpeg([*args, "-movflags", "+faststart", "-f", "mp4", str(tmp)], timeout=timeout)
-    return destination
+    stalls = 0
+    while True:
+        try:
+            with atomic_path(destination) as tmp:
+                # The temporary name has no .mp4 suffix, so the container is named explicitly.
+                output = [*args, "-movflags", "+faststart", "-f", "mp4", str(tmp)]
+                run_ffmpeg(output, timeout=timeout, stall_timeout=stall_timeout)
+            return destination
+        except FfmpegStalled as exc:
+            stalls += 1
+            if stalls > stall_retries:
+                raise
+            get_logger("clip_segmentation").warning("%s: %s; cutting it again", destination.name, exc)

@@ -204,6 +204,7 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
             threads=cfg.ffmpeg_threads or task.threads,
             timeout=cfg.cut_timeout,
             mode=cfg.cut_mode,
+            stall_timeout=cfg.cut_stall_timeout or None,
         )
 
     if len(windows) > cfg.max_clips:

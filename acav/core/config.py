@@ -54,6 +54,7 @@ KNOWN_SECTIONS: tuple[str, ...] = (
     "evaluation",
     "correspondence_retrieval",
     "export",
+    "rebuild",
 )
 
 

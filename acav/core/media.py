@@ -9,8 +9,12 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 class MediaError(RuntimeError):
@@ -37,17 +41,86 @@ def ffmpeg_binary() -> str:
 X264_REPRODUCIBLE = ["-x264-params", "sync-lookahead=0"]
 
 
-def run_ffmpeg(args: list[str], timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run ffmpeg with an argument list (never a shell string); raise :class:`MediaError` on failure."""
+class FfmpegStalled(MediaError):
+    """ffmpeg stopped making progress without exiting (see :func:`run_ffmpeg`'s ``stall_timeout``)."""
+
+
+def run_ffmpeg(
+    args: list[str], timeout: float | None = None, stall_timeout: float | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ffmpeg with an argument list (never a shell string); raise :class:`MediaError` on failure.
+
+    ``stall_timeout``: kill ffmpeg and raise :class:`FfmpegStalled` when its progress (frames,
+    output time and size, read from ``-progress``) has not moved for that many seconds. The bundled
+    ffmpeg now and then deadlocks in its own threads at zero CPU on an ordinary cut (seen under load;
+    the same command run again finishes at once), and a plain ``timeout`` large enough for a slow
+    machine would stall a worker for minutes.
+    """
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", *[str(a) for a in args]]
+    if stall_timeout is not None:
+        return _run_watched(cmd, timeout, stall_timeout)
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise MediaError(f"ffmpeg timed out after {timeout}s: {' '.join(cmd[3:])}") from exc
-    if proc.returncode != 0:
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
-        raise MediaError(f"ffmpeg failed (exit {proc.returncode}): {' | '.join(tail)}")
+    _check_exit(proc.returncode, proc.stderr)
     return proc
+
+
+def _check_exit(returncode: int, stderr: bytes) -> None:
+    if returncode != 0:
+        tail = stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise MediaError(f"ffmpeg failed (exit {returncode}): {' | '.join(tail)}")
+
+
+# The keys of an ffmpeg -progress block that move while it works.
+_PROGRESS_KEYS = (b"frame", b"out_time_us", b"total_size")
+
+
+def _run_watched(
+    cmd: list[str], timeout: float | None, stall_timeout: float
+) -> subprocess.CompletedProcess[bytes]:
+    watched = [cmd[0], "-progress", "pipe:1", "-nostats", *cmd[1:]]
+    last_change = [time.monotonic()]
+
+    def follow(stream: IO[bytes]) -> None:
+        state: dict[bytes, bytes] = {}
+        seen: tuple[bytes, ...] = ()
+        for line in stream:
+            key, _, value = line.strip().partition(b"=")
+            state[key] = value
+            if key == b"progress":  # the end of one block
+                now = tuple(state.get(k, b"") for k in _PROGRESS_KEYS)
+                if now != seen:
+                    seen = now
+                    last_change[0] = time.monotonic()
+
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(watched, stdout=subprocess.PIPE, stderr=err)
+        assert proc.stdout is not None
+        reader = threading.Thread(target=follow, args=(proc.stdout,), daemon=True)
+        reader.start()
+        try:
+            while proc.poll() is None:
+                now = time.monotonic()
+                if now - last_change[0] > stall_timeout:
+                    raise FfmpegStalled(
+                        f"ffmpeg made no progress for {stall_timeout:g}s (killed): {' '.join(cmd[3:])}"
+                    )
+                if timeout is not None and now - started > timeout:
+                    raise MediaError(f"ffmpeg timed out after {timeout}s: {' '.join(cmd[3:])}")
+                time.sleep(0.05)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            reader.join(timeout=5)
+            proc.stdout.close()
+        err.seek(0)
+        stderr = err.read()
+    _check_exit(proc.returncode, stderr)
+    return subprocess.CompletedProcess(watched, proc.returncode, b"", stderr)
 
 
 @dataclass(frozen=True)

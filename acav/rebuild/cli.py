@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from acav.clip_segmentation.config import SECTION as SEGMENT_SECTION
 from acav.clip_segmentation.config import SegmentConfig
-from acav.core.config import ConfigError, add_config_arguments, load_config
+from acav.core.config import add_config_arguments, load_config
 from acav.core.logs import get_logger
 from acav.rebuild.config import DOWNLOAD_OPTIONS_NOT_USED, SECTION, SEGMENT_OPTIONS_NOT_USED, RebuildConfig
+from acav.video_download.cli import SECTION as DOWNLOAD_SECTION
+from acav.video_download.cli import add_download_arguments, check_paths
 from acav.video_download.options import DownloadConfig
 
-DOWNLOAD_SECTION = "video_download"
 log = get_logger(__name__)
 
 
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="print the summary as JSON on stdout instead of text",
     )
     add_config_arguments(parser, RebuildConfig)
-    add_config_arguments(parser, DownloadConfig, skip=DOWNLOAD_OPTIONS_NOT_USED)
+    add_download_arguments(parser, DOWNLOAD_OPTIONS_NOT_USED)
     add_config_arguments(parser, SegmentConfig, skip=SEGMENT_OPTIONS_NOT_USED)
 
 
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     rcfg = load_config(RebuildConfig, SECTION, args)
     dcfg = load_config(DownloadConfig, DOWNLOAD_SECTION, args)
     scfg = load_config(SegmentConfig, SEGMENT_SECTION, args)
-    if dcfg.source_dir is not None and not Path(dcfg.source_dir).is_dir():
-        raise ConfigError(f"--source-dir {dcfg.source_dir} is not a directory")
+    check_paths(dcfg)
     layout = DataLayout(args.data_dir)
     try:
         summary = run_rebuild(args.list, layout, rcfg, dcfg, scfg)
@@ -57,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
     if args.print_summary_json:
         print(json.dumps(summary, indent=2))
     else:
-        print(format_summary(summary), file=sys.stderr)
-        print(f"status: {status_path(layout)}\nsummary: {summary_path(layout)}", file=sys.stderr)
+        print(format_summary(summary))
+        print(f"status: {status_path(layout)}\nsummary: {summary_path(layout)}")
     return 0

@@ -7,6 +7,7 @@ stages, and any cutting mode stage 3 offers applies here too.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from acav.core.config import ConfigError
@@ -32,7 +33,7 @@ SEGMENT_OPTIONS_NOT_USED = frozenset(
         "require_audio",
         "workers",
         "retry_failed",
-        "shards",
+        "bundle_shards",
     }
 )
 # Stage 2 options a rebuild sets itself: the id list comes from LIST, videos go to DATA_DIR/videos/raw.
@@ -63,7 +64,12 @@ class RebuildConfig:
     max_clip_length: float = field(
         default=60.0, metadata={"help": "segments longer than this many seconds are malformed rows"}
     )
-    cut_workers: int = field(default=2, metadata={"help": "clips cut in parallel (ffmpeg processes)"})
+    cut_workers: int = field(
+        default=0,
+        metadata={
+            "help": "clips cut in parallel (ffmpeg processes); 0 = auto: half the CPU cores, at least 1"
+        },
+    )
     max_row_bytes: int = field(
         default=100_000,
         metadata={"help": "longer rows of LIST are malformed rows (read without holding them)"},
@@ -81,8 +87,10 @@ class RebuildConfig:
             raise ConfigError(f"--tolerance must be >= 0 seconds, got {self.tolerance}")
         if self.max_clip_length <= 0:
             raise ConfigError(f"--max-clip-length must be > 0 seconds, got {self.max_clip_length}")
-        if self.cut_workers < 1:
-            raise ConfigError(f"--cut-workers must be >= 1, got {self.cut_workers}")
+        if self.cut_workers < 0:
+            raise ConfigError(f"--cut-workers must be >= 0 (0 = auto), got {self.cut_workers}")
+        if self.cut_workers == 0:  # auto, as --workers 0 means in every stage (stage 3's rule)
+            self.cut_workers = max(1, (os.cpu_count() or 2) // 2)
         if self.max_row_bytes < 64:
             raise ConfigError(f"--max-row-bytes must be >= 64, got {self.max_row_bytes}")
 

@@ -34,6 +34,7 @@ from acav.core.layout import DataLayout, UnsafePathError, shard_name
 from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, MediaInfo, probe_media
 from acav.core.runlock import directory_lock
+from acav.core.threads import thread_budget, threads_per_worker
 from acav.rebuild.clip_list import MALFORMED, PLACEHOLDER, ClipRow, read_clip_list
 from acav.rebuild.config import RebuildConfig
 from acav.video_download import log as dlog
@@ -92,6 +93,8 @@ class ClipCutter:
         self.scfg = scfg
         self.rcfg = rcfg
         self.failed = failed
+        # Stage 3's thread rule: --threads (0: every core) shared by the parallel cuts.
+        self.threads = threads_per_worker(thread_budget(scfg.threads), rcfg.cut_workers)
         self._probes: dict[str, MediaInfo | str] = {}
 
     def probe(self, video_id: str) -> MediaInfo | str:
@@ -134,30 +137,26 @@ class ClipCutter:
         destination = DataLayout.inside(self.layout.clips_dir, row.filename)
         cfg = self.scfg
         length = row.end - row.start
-        for attempt in (1, 2):
-            try:
-                cut_clip(
-                    source,
-                    destination,
-                    row.start,
-                    length,
-                    with_audio=info.has_audio,
-                    video_filter=scale_filter(info.width, info.height, cfg.scale_short_side),
-                    crf=cfg.crf,
-                    preset=cfg.preset,
-                    audio_bitrate=cfg.audio_bitrate,
-                    threads=cfg.ffmpeg_threads,
-                    timeout=cfg.cut_timeout,
-                )
-                clip = probe_media(destination)
-                break
-            except MediaError as exc:
-                destination.unlink(missing_ok=True)
-                # ffmpeg now and then stalls on a cut it finishes at once when run again: one retry.
-                if attempt == 1 and "timed out" in str(exc):
-                    log.warning("row %d: %s; cutting it once more", row.row, exc)
-                    continue
-                return Outcome(CUT_FAILED, str(exc)[:500])
+        try:
+            cut_clip(
+                source,
+                destination,
+                row.start,
+                length,
+                with_audio=info.has_audio,
+                video_filter=scale_filter(info.width, info.height, cfg.scale_short_side),
+                crf=cfg.crf,
+                preset=cfg.preset,
+                audio_bitrate=cfg.audio_bitrate,
+                threads=cfg.ffmpeg_threads or self.threads,
+                timeout=cfg.cut_timeout,
+                mode=cfg.cut_mode,
+                stall_timeout=cfg.cut_stall_timeout or None,
+            )
+            clip = probe_media(destination)
+        except MediaError as exc:
+            destination.unlink(missing_ok=True)
+            return Outcome(CUT_FAILED, str(exc)[:500])
         short = length - clip.duration
         if not clip.has_video or short > self.rcfg.tolerance + 0.1:
             destination.unlink(missing_ok=True)

@@ -16,7 +16,17 @@ log = get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_config_arguments(parser, DownloadConfig)
+    add_download_arguments(parser)
+    parser.add_argument(
+        "--print-summary-json",
+        action="store_true",
+        help="print the end-of-run summary as JSON on stdout instead of text",
+    )
+
+
+def add_download_arguments(parser: argparse.ArgumentParser, skip: frozenset[str] = frozenset()) -> None:
+    """The download options (also used by ``acav rebuild``), except the fields named in ``skip``."""
+    add_config_arguments(parser, DownloadConfig, skip)
     parser.add_argument(
         "--ytdlp-option",
         dest="ytdlp_option",
@@ -25,11 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="extra yt-dlp option (VALUE parsed as JSON, else taken as a string); repeatable, "
         "e.g. --ytdlp-option concurrent_fragment_downloads=4 --ytdlp-option geo_bypass=true",
-    )
-    parser.add_argument(
-        "--print-summary-json",
-        action="store_true",
-        help="print the end-of-run summary as JSON on stdout instead of text",
     )
 
 

@@ -77,7 +77,7 @@ def test_published_list_rebuilt_end_to_end(source_dir, tmp_path: Path) -> None:
 
     again = acav(*args)
     assert again.returncode == 0, again.stderr
-    assert "3 of 4 listed clips rebuilt (75.0 %)" in again.stderr and "cut now: 0" in again.stderr
+    assert "3 of 4 listed clips rebuilt (75.0 %)" in again.stdout and "cut now: 0" in again.stdout
     assert sorted(p.name for p in (data / "videos").glob("shard-*")) == [
         "shard-000000.json",
         "shard-000000.tar",

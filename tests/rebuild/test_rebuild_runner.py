@@ -42,10 +42,12 @@ def write_output_csv(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def rebuild(tmp_path: Path, list_path: Path, source: Path, **rebuild_options) -> dict:
+def rebuild(
+    tmp_path: Path, list_path: Path, source: Path, cut_mode: str = "accurate", **rebuild_options
+) -> dict:
     layout = DataLayout(tmp_path / "data")
     dcfg = DownloadConfig(source_dir=source, workers=2, retries=0)
-    scfg = SegmentConfig(clips_per_shard=2, preset="ultrafast", cut_timeout=15)
+    scfg = SegmentConfig(clips_per_shard=2, preset="ultrafast", cut_timeout=15, cut_mode=cut_mode)
     return run_rebuild(list_path, layout, RebuildConfig(**rebuild_options), dcfg, scfg)
 
 
@@ -129,3 +131,20 @@ def test_a_lost_cut_is_redone_and_a_failed_cut_is_reported(rebuilt, tmp_path: Pa
     status = list(read_jsonl(data / "rebuild.status.jsonl"))
     assert [r["status"] for r in status] == ["video unavailable"]
     assert "invalid file" in status[0]["detail"] and summary["fraction_rebuilt"] == 0.0
+
+
+def test_stage3_cut_modes_apply(tmp_path: Path, source_dir) -> None:
+    source = source_dir({LONG: 10.0})
+    rows = [["shard-000000", f"{LONG}_2.mp4", LONG, "[2.0, 5.0]"]]
+    durations = {}
+    for mode in ("accurate", "copy"):
+        (tmp_path / mode).mkdir()
+        list_path = write_output_csv(tmp_path / mode / "output.csv", rows)
+        summary = rebuild(tmp_path / mode, list_path, source, cut_mode=mode, cut_workers=1)
+        assert summary["status"]["ok"] == 1
+        clip = probe_media(tmp_path / mode / "data" / "videos" / "clips" / f"{LONG}_2.mp4")
+        assert clip.has_video and clip.has_audio
+        durations[mode] = clip.duration
+    assert durations["accurate"] == pytest.approx(3.0, abs=0.05)
+    # The original's stream copy starts at the keyframe before the start: a longer clip.
+    assert durations["copy"] > 3.1
