@@ -8,6 +8,7 @@
 #   bash ./run.sh --no-export      # skip the export of the selection as WebDataset shards (acav export)
 #   bash ./run.sh --config my.yaml # options for every stage (one YAML section per stage folder name)
 #   bash ./run.sh --no-report      # skip the last step, `acav report` (DATA_DIR/report.html)
+#   bash ./run.sh --engine ray [--ray-address HOST:6379]  # per-item work on Ray (docs/SCALING.md)
 #
 # Stages: metadata_filtering video_download clip_segmentation feature_extraction clustering subset_selection
 # The first run creates .venv and installs the runtime dependencies (scripts/setup.sh).
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
     --*=*) value="${opt#*=}"; opt="${opt%%=*}"; has_value=1 ;;
   esac
   case "$opt" in
-    --from|--to|--config)
+    --from|--to|--config|--engine|--ray-address)
       if [ "$has_value" = 0 ]; then
         if [ $# -lt 2 ] || [ -z "$2" ] || [ "${2#--}" != "$2" ]; then
           die "$opt needs a value (try --help)"
@@ -55,6 +56,10 @@ while [ $# -gt 0 ]; do
         --from) from="$value" ;;
         --to) to="$value" ;;
         --config) config="$value" ;;
+        --engine)
+          case "$value" in local|ray) ;; *) die "--engine $value: choose local or ray" ;; esac
+          export ACAV_ENGINE="$value" ;;  # read by every stage (acav/engine)
+        --ray-address) export ACAV_RAY_ADDRESS="$value" ;;
       esac
       ;;
     --demo|--no-report|--no-export|-h|--help)
@@ -63,7 +68,7 @@ while [ $# -gt 0 ]; do
         --demo) demo=1 ;;
         --no-report) report=0 ;;
         --no-export) export_step=0 ;;
-        *) sed -n '2,16p' "$0"; exit 0 ;;
+        *) sed -n '2,17p' "$0"; exit 0 ;;
       esac
       ;;
     *) die "unknown option '$1' (try --help)" ;;
@@ -86,7 +91,10 @@ source "$ROOT/scripts/env.sh"
 if [ "$demo" = 1 ] && [ "$DATA_DIR" = "$ROOT/data" ]; then
   export DATA_DIR="$ROOT/data/demo"
 fi
-mkdir -p "$DATA_DIR"
+case "$DATA_DIR" in
+  *://*) ;;  # object storage (s3://bucket/prefix): each acav command stages it (docs/SCALING.md)
+  *) mkdir -p "$DATA_DIR" ;;
+esac
 export ACAV_SKIP_SETUP=1 ACAV_PYTHON  # set up once here, not again in every stage
 # One run, one set of once-per-run notices (e.g. "no GPU is visible"), however many stages ask.
 ACAV_RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/acav-run.XXXXXX")"

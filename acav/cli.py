@@ -8,7 +8,9 @@ loads torch. Stage modules must keep heavy imports inside ``run``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from acav.core.config import ConfigError
 from acav.core.errors import UserError, describe_os_error
 from acav.core.layout import default_data_dir
 from acav.core.logs import get_logger, setup_logging
+from acav.core.storage import data_dir_url, localize_args, staged_data_dir
 
 # command -> (module, one-line description). Order is pipeline order.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -96,6 +99,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
+    url = data_dir_url(argv)  # s3://... : the command runs on a staged local copy (acav/core/storage.py)
+    if url is not None:
+        argv = localize_args(argv, url)
     parser = build_parser(command)
     args = parser.parse_args(argv)
     if command is None:
@@ -105,7 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.data_dir is None:
         args.data_dir = default_data_dir()
     try:
-        return int(args._module.run(args) or 0)
+        with contextlib.ExitStack() as stack:
+            if url is not None:
+                staging = stack.enter_context(staged_data_dir(url, command))
+                args.data_dir = staging.local
+                os.environ["DATA_DIR"] = str(staging.local)
+            code = int(args._module.run(args) or 0)
+            if url is not None:
+                staging.succeeded = code == 0
+            return code
     except ConfigError as exc:
         get_logger("cli").error("configuration error: %s", exc)
         return 2

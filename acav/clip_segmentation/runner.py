@@ -10,7 +10,6 @@ no_video_stream, bad_id, no_long_shot) or ``failed`` (corrupt, decode_error, cut
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import tempfile
 import time
@@ -18,7 +17,6 @@ import traceback
 import zlib
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from acav.core.media import MediaError, probe_media
 from acav.core.records import JsonlWriter, read_jsonl
 from acav.core.runlock import directory_lock
 from acav.core.threads import available_cores, thread_budget, threads_per_worker
+from acav.engine import Resources, get_engine
 
 log = get_logger(__name__)
 
@@ -315,36 +314,20 @@ def _run_tasks(tasks: list[VideoTask], workers: int, writer: JsonlWriter) -> lis
     results = []
     bar = progress(total=len(tasks), desc="segment", unit="video")
     try:
-        if workers <= 1 or len(tasks) <= 1:
-            for task in tasks:
-                record = process_video(task)
-                writer.write(record)
-                results.append(record)
-                bar.update(1)
-            return results
-        # spawn: workers start clean (no inherited threads or open decoders from this process).
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(process_video, task): task for task in tasks}
-            try:
-                for future in as_completed(futures):
-                    task = futures[future]
-                    try:
-                        record = future.result()
-                    except Exception as exc:  # e.g. a worker killed by the OOM killer
-                        record = {
-                            "id": task.video_id,
-                            "status": "failed",
-                            "reason": "internal_error",
-                            "detail": f"worker died: {type(exc).__name__}: {exc}",
-                            "clips": [],
-                        }
-                    writer.write(record)
-                    results.append(record)
-                    bar.update(1)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        # local processes (default) or Ray tasks: one video per call
+        for outcome in get_engine().map(process_video, tasks, workers=workers, resources=Resources(cpus=1)):
+            record = outcome.value
+            if not outcome.ok:  # e.g. a worker killed by the OOM killer (Ray: after its retries)
+                record = {
+                    "id": outcome.item.video_id,
+                    "status": "failed",
+                    "reason": "internal_error",
+                    "detail": outcome.error,
+                    "clips": [],
+                }
+            writer.write(record)
+            results.append(record)
+            bar.update(1)
         return results
     finally:
         bar.close()

@@ -121,3 +121,20 @@ class Assigner:
         return ShardResult(
             shard_name=block.shard_name, clips=len(rows), skipped=block.skipped, inertia=inertia
         )
+
+
+class AssignWorker:
+    """One engine worker's assigner: the centres are put on its device once, then each call labels
+    one ``(feature shard, cluster shard)`` pair. Returns ``(result, None)`` or ``(None, why)`` for
+    an unreadable feature shard, so that the stage records it as before."""
+
+    def __init__(self, cset: ClusteringSet, device: str) -> None:
+        self.assigner = Assigner(cset, torch.device(device))
+
+    def __call__(self, job: tuple[Path, Path]) -> tuple[ShardResult | None, str | None]:
+        from acav.clustering.features import ShardReadError
+
+        try:
+            return self.assigner.assign_shard(*job), None
+        except ShardReadError as exc:
+            return None, str(exc)

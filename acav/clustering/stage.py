@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from acav.clustering.config import ClusteringConfig
-from acav.clustering.features import NothingToClusterError, ShardReadError, key_name
+from acav.clustering.features import NothingToClusterError, key_name
 from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.layout import DataLayout, list_shards
 from acav.core.logs import get_logger, progress
 from acav.core.records import JsonlWriter
 from acav.core.runlock import directory_lock
+from acav.engine import Resources, get_engine
 
 log = get_logger(__name__)
 
@@ -232,10 +233,9 @@ class ClusteringStage:
     def _assign_partition(
         self, cset, members: list[Path], centroid_file: Path, resume: bool
     ) -> PartitionReport:  # noqa: ANN001
-        from acav.clustering.assign import Assigner
+        from acav.clustering.assign import AssignWorker
         from acav.clustering.centroids import save_clustering_set
 
-        assigner = Assigner(cset, self.device)
         part = PartitionReport(
             name=centroid_file.stem,
             shards=[],
@@ -244,16 +244,31 @@ class ClusteringStage:
         )
         inertia = {key: 0.0 for key in cset.keys}
         exact = True
-        for path in progress(members, desc="assign clusters", unit="shard"):
-            out = self.layout.cluster_shard(path.stem)
-            if resume and out.exists():
+        jobs = {
+            p: self.layout.cluster_shard(p.stem)
+            for p in members
+            if not (resume and self.layout.cluster_shard(p.stem).exists())
+        }
+        # One assigner per engine worker (local: this process), centres shipped to it once.
+        outcomes = get_engine().map_actors(
+            AssignWorker,
+            (cset, str(self.device)),
+            list(jobs.items()),
+            workers=1,
+            resources=Resources(cpus=1, gpus=1 if self.device.type == "cuda" else 0),
+        )
+        done = {
+            o.item[0]: o for o in progress(outcomes, total=len(jobs), desc="assign clusters", unit="shard")
+        }
+        for path in members:  # member order: the same records and sums whatever finished first
+            if path not in jobs:
                 part.shards.append(path.stem)
                 part.resumed_shards += 1
                 exact = False
                 continue
-            try:
-                result = assigner.assign_shard(path, out)
-            except ShardReadError as exc:
+            outcome = done[path]
+            result, exc = outcome.value if outcome.ok else (None, outcome.error)
+            if result is None:
                 log.error("skipping feature shard %s: %s", path.name, exc)
                 self._record_skip(path.stem, None, f"unreadable feature shard: {exc}")
                 part.failed_shards.append(path.stem)

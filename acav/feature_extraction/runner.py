@@ -28,6 +28,7 @@ from acav.core.patterns import iter_braces
 from acav.core.records import JsonlWriter, read_jsonl
 from acav.core.runlock import directory_lock
 from acav.core.threads import limit_threads
+from acav.engine import Engine, Resources, get_engine
 from acav.feature_extraction.base import AUDIO, VISUAL, Extractor, ExtractorOptions, create_extractor
 from acav.feature_extraction.dataset import ShardInput, read_shard_json
 from acav.feature_extraction.options import ExtractionConfig
@@ -147,6 +148,7 @@ class DeviceRunner:
         self.states: dict[str, ShardState] = {}
         self.batch: list[dict[str, Any]] = []
         self.results: list[dict[str, Any]] = []
+        self.loaded = False
 
     def run(
         self, shards: list[ShardInput], on_clip: Callable[[int], None] | None = None
@@ -177,8 +179,10 @@ class DeviceRunner:
             import torch
 
             torch.cuda.set_device(self.device)
-        self.visual.load(self.device)
-        self.audio.load(self.device)
+        if not self.loaded:  # once per runner: an engine worker keeps its models across shards
+            self.visual.load(self.device)
+            self.audio.load(self.device)
+            self.loaded = True
         with JsonlWriter(self.run_log) as writer:
             for item in items:
                 state = self._state(item["shard"], shards)
@@ -350,6 +354,57 @@ def _device_process(rank: int, groups: list[list[ShardInput]], devices: list[str
     DeviceRunner(config, device, output_dir, run_log, run_id, num_workers).run(groups[rank])
 
 
+class ShardWorker:
+    """An engine worker (a Ray actor: one per GPU, or per CPU slot without GPUs): builds its device
+    runner and loads the models once, then extracts one shard per call; returns its log record."""
+
+    def __init__(self, config: ExtractionConfig, output_dir: Path, run_log: Path, run_id: str, num_workers: int,
+                 verbosity: int) -> None:  # fmt: skip
+        from acav.core.device import choose_device
+        from acav.core.logs import setup_logging
+
+        setup_logging(verbosity)
+        self.runner = DeviceRunner(
+            config, choose_device(config.device), output_dir, run_log, run_id, num_workers
+        )
+
+    def __call__(self, shard: ShardInput) -> dict[str, Any]:
+        self.runner.results = []
+        records = self.runner.run([shard])
+        return records[0]
+
+
+def _extract_on_engine(engine: Engine, todo: list[ShardInput], config: ExtractionConfig, output_dir: Path,
+                       run_log: Path, run_id: str, verbosity: int) -> list[dict[str, Any]]:  # fmt: skip
+    """Every shard as one call on a cluster worker (``--engine ray``); a shard whose worker failed for
+    good gets an ``error`` record (a re-run resumes it)."""
+    gpus = engine.gpus() if config.device != "cpu" else 0
+    # --workers N: N decoding processes per actor; auto: decode inside the actor. One CPU is reserved
+    # per actor whatever N (asking for more could ask for more than a node has: Ray would wait).
+    num_workers = config.workers_per_device(1) if config.workers > 0 else 0
+    resources = Resources(cpus=1, gpus=1 if gpus else 0)
+    log.info(
+        "extracting %d shard(s) with %s (%s)",
+        len(todo),
+        engine.describe(),
+        f"{gpus} GPU(s)" if gpus else "CPUs",
+    )
+    args = (config, output_dir, run_log, run_id, num_workers, verbosity)
+    records = []
+    for outcome in progress(engine.map_actors(ShardWorker, args, todo, workers=max(1, gpus), resources=resources),
+                            total=len(todo), desc="extract", unit="shard"):  # fmt: skip
+        if outcome.ok:
+            records.append(outcome.value)
+            continue
+        log.error("%s: %s", outcome.item.name, outcome.error)
+        record = {"event": "shard", "run_id": run_id, "time": _now(), "shard": outcome.item.name, "status": "error",
+                  "clips": 0, "written": 0, "failed": 0, "failures": [], "errors": [outcome.error]}  # fmt: skip
+        with JsonlWriter(run_log) as writer:
+            writer.write(record)
+        records.append(record)
+    return records
+
+
 def _check_extractors(config: ExtractionConfig) -> None:
     """Create both extractors (no model) and let them refuse early, e.g. missing weights."""
     options = ExtractorOptions(
@@ -432,7 +487,10 @@ def _run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int
     on_cpu = all(getattr(d, "type", "cpu") == "cpu" for d in devices)
     num_workers = config.workers_per_device(len(groups) or 1, on_cpu)
     records: list[dict[str, Any]] = []
-    if len(groups) > 1:
+    engine = get_engine()
+    if todo and engine.name != "local":
+        records = _extract_on_engine(engine, todo, config, output_dir, run_log, run_id, verbosity)
+    elif len(groups) > 1:
         import torch.multiprocessing as mp
 
         log.info("extracting %d shard(s) on %d devices, one process each", len(todo), len(groups))

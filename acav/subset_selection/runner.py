@@ -16,6 +16,7 @@ from acav.core.errors import check_output_file
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
 from acav.core.runlock import directory_lock
+from acav.engine import get_engine
 from acav.subset_selection.config import SelectConfig
 from acav.subset_selection.greedy import SelectionParams, SelectionResult, select_partition, target_size
 from acav.subset_selection.output import MetadataIndex, write_output_csv, write_selection_order
@@ -166,20 +167,29 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
             result.seconds,
         )
 
+    if backend == "numpy":  # one engine call per partition (local: in this process, in order)
+        jobs = [
+            PartitionJob(name, number, paths, config, params) for number, (name, paths) in enumerate(groups)
+        ]
+        done = {}
+        for outcome in progress(
+            get_engine().map(select_job, jobs, workers=1), total=len(jobs), desc="partitions"
+        ):
+            if not outcome.ok:
+                raise RuntimeError(f"partition {outcome.item.name}: {outcome.error}; re-run the stage")
+            done[outcome.item.number] = outcome.value
+        for number in sorted(done):  # partition order: the same log and order file whatever finished first
+            partition, pairs, result, problems = done[number]
+            report.problems.extend(problems)
+            if partition is not None:
+                finish(partition, pairs, result)
+        groups = []
     pending: list[tuple[Partition, list[tuple[int, int]]]] = []
     for number, (name, shard_paths) in enumerate(progress(groups, desc="partitions", unit="partition")):
         partition = load_partition(name, number, shard_paths, report, config.ncentroids)
         if partition is None:
             continue
         pairs = make_pairs(partition.clusterings, config.pairing)
-        size = target_size(partition.size, config.ratio, config.size)
-        if backend == "numpy":
-            finish(
-                partition,
-                pairs,
-                select_partition(partition.labels, partition.ncentroids, pairs, size, params, number),
-            )
-            continue
         if pending and (
             pending[0][0].clusterings != partition.clusterings
             or sum(p.size for p, _ in pending) + partition.size > config.max_batch_clips
@@ -218,6 +228,30 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     }
     atomic_write_json(paths.selection_log, summary)
     return summary
+
+
+@dataclass(frozen=True)
+class PartitionJob:
+    name: str
+    number: int
+    paths: list[Path]
+    config: SelectConfig
+    params: SelectionParams
+
+
+def select_job(
+    job: PartitionJob,
+) -> tuple[Partition | None, list[tuple[int, int]], SelectionResult | None, list]:
+    """Load one partition and select from it (numpy backend): ``(partition, pairs, result, problems)``;
+    partition None when no usable clip is left. Runs wherever the engine puts it."""
+    report = LoadReport()
+    partition = load_partition(job.name, job.number, job.paths, report, job.config.ncentroids)
+    if partition is None:
+        return None, [], None, report.problems
+    pairs = make_pairs(partition.clusterings, job.config.pairing)
+    size = target_size(partition.size, job.config.ratio, job.config.size)
+    result = select_partition(partition.labels, partition.ncentroids, pairs, size, job.params, job.number)
+    return partition, pairs, result, report.problems
 
 
 def _run_torch_batch(pending, config: SelectConfig, params: SelectionParams, device: str, finish) -> None:
