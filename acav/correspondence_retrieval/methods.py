@@ -96,14 +96,11 @@ def select_mi(pool: Pool, seed: int, settings: MethodSettings, algorithm: str = 
     if pool.assignments is None:
         raise RuntimeError("cluster the pool before running a cluster-based method")
     pairs = pool.pairs(settings.pairing)
-    best = None
-    for start in range(max(1, settings.starts)):
-        params = SelectionParams(batch_size=settings.batch_size, topk=settings.topk, algorithm=algorithm,
-                                 seed=seed * 1000 + start, log_points=1)  # fmt: skip
-        result = select_partition(pool.assignments, pool.ncentroids, pairs, pool.npositive, params)
-        if best is None or result.objective > best.objective:
-            best = result
-    return np.asarray(best.order)
+    # seeds seed * 1000 + 0 .. starts - 1: stage 6's restarts (SelectionParams.starts)
+    params = SelectionParams(batch_size=settings.batch_size, topk=settings.topk, algorithm=algorithm,
+                             seed=seed * 1000, log_points=1, starts=max(1, settings.starts))  # fmt: skip
+    result = select_partition(pool.assignments, pool.ncentroids, pairs, pool.npositive, params)
+    return np.asarray(result.order)
 
 
 def pca_project(x: np.ndarray, dims: int) -> np.ndarray:

@@ -33,6 +33,13 @@ class SelectConfig:
         },
     )
     seed: int = field(default=0, metadata={"help": "random seed (start clip, batches, random baseline)"})
+    starts: int = field(
+        default=1,
+        metadata={
+            "help": "independent selections per partition with seeds seed, seed+1, ...; the highest "
+            "objective is kept (robust to unlucky first picks on small pools; CPU backend)"
+        },
+    )
     device: str = field(
         default="auto", metadata={"help": "torch device for --backend torch: auto, cpu, cuda, cuda:N"}
     )
@@ -65,6 +72,8 @@ class SelectConfig:
     )
 
     def validate(self) -> None:
+        if self.starts < 1:
+            raise ValueError(f"--starts must be >= 1, got {self.starts}")
         if not 0.0 <= self.ratio <= 1.0:
             raise ValueError(f"--ratio must be in [0, 1], got {self.ratio}")
         if self.size is not None and self.size < 0:

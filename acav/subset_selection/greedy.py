@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -52,8 +52,14 @@ class SelectionParams:
     log_points: int = 200  # at most this many per-step records in the selection log per partition
     # CPU loop of batch greedy: "auto" (numba when installed), "numba" or "numpy"; same selection.
     engine: str = "auto"
+    # Independent runs with seeds seed, seed + 1, ...; the one with the highest objective is kept.
+    # The first picks of a greedy run are random and can lock in a wrong audio-visual pairing on
+    # small pools (correspondence_retrieval/README.md: restarts).
+    starts: int = 1
 
     def validate(self) -> None:
+        if self.starts < 1:
+            raise ValueError(f"starts must be >= 1, got {self.starts}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
         if self.topk < 1:
@@ -341,9 +347,33 @@ def select_partition(
     """Select ``subset_size`` clips of one partition maximising the mean MI over ``pairs``.
 
     ``labels``: ``(N, D)`` non-negative ints < ``ncentroids``. Deterministic for a given
-    ``params.seed`` and ``partition`` number.
+    ``params.seed`` and ``partition`` number. With ``params.starts > 1`` the selection runs once per
+    seed ``params.seed + s`` and the highest objective wins (ties: the lower seed).
     """
     params.validate()
+    if params.starts == 1:
+        return _select_once(labels, ncentroids, pairs, subset_size, params, partition)
+    best: SelectionResult | None = None
+    seconds = 0.0
+    for start in range(params.starts):
+        one = replace(params, seed=params.seed + start, starts=1)
+        result = _select_once(labels, ncentroids, pairs, subset_size, one, partition)
+        seconds += result.seconds
+        if best is None or result.objective > best.objective:
+            best = result
+    assert best is not None
+    best.seconds = seconds
+    return best
+
+
+def _select_once(
+    labels: np.ndarray,
+    ncentroids: int,
+    pairs: list[tuple[int, int]],
+    subset_size: int,
+    params: SelectionParams,
+    partition: int,
+) -> SelectionResult:
     started = time.perf_counter()
     labels = np.asarray(labels)
     n_total = labels.shape[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from acav.core.atomic import atomic_write_json, remove_stale_temps
-from acav.core.config import config_to_dict
+from acav.core.config import ConfigError, config_to_dict
 from acav.core.errors import check_output_file
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
@@ -54,6 +54,10 @@ def resolve_paths(layout: DataLayout, config: SelectConfig) -> Paths:
 def choose_backend(config: SelectConfig) -> tuple[str, str]:
     """``(backend, device)``: auto means torch on a visible GPU, else the numpy CPU loop."""
     if config.backend == "numpy":
+        return "numpy", "cpu"
+    if config.starts > 1:  # the batched torch path runs one selection per partition
+        if config.backend == "torch":
+            raise ConfigError("--starts > 1 needs the numpy backend (--backend numpy or auto)")
         return "numpy", "cpu"
     from acav.core.device import choose_device, gpu_may_be_visible
 
@@ -138,7 +142,9 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
     if backend == "torch" and config.algorithm != "batch_greedy":
         log.warning("--algorithm %s runs on the numpy backend; ignoring --backend torch", config.algorithm)
         backend, device = "numpy", "cpu"
-    params = SelectionParams(config.batch_size, config.topk, config.algorithm, config.seed, config.log_points)
+    params = SelectionParams(
+        config.batch_size, config.topk, config.algorithm, config.seed, config.log_points, starts=config.starts
+    )
     params.validate()
     # The numpy backend steps in compiled code when numba is installed (ACAV_NUMBA=0: numpy loop).
     compiled = params.algorithm == "batch_greedy" and params.use_numba()

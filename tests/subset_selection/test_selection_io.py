@@ -175,3 +175,20 @@ def test_cli_torch_backend_matches_numpy_and_errors(tmp_path: Path):
     assert layout.output_csv.read_bytes() == numpy_out
     assert main([*base, "--ratio", "1.5"]) == 2  # configuration error
     assert main(["select", "--data-dir", str(tmp_path / "empty"), "-q"]) == 1  # no cluster shards
+
+
+def test_cli_starts_keeps_the_best_of_several_seeds(tmp_path: Path):
+    layout, _ = _demo_data(tmp_path / "data")
+    base = ["select", "--data-dir", str(layout.root), "-q", "--backend", "numpy", "--ratio", "0.1"]
+    objectives, outputs = [], []
+    for seed in (5, 6, 7):
+        assert main([*base, "--seed", str(seed)]) == 0
+        objectives.append(json.loads(layout.selection_log.read_text())["partitions"][0]["objective"])
+        outputs.append(layout.output_csv.read_bytes())
+    assert len(set(outputs)) == 3  # three different selections to choose from
+    assert main([*base, "--seed", "5", "--starts", "3"]) == 0
+    assert layout.output_csv.read_bytes() == outputs[int(np.argmax(objectives))]
+    log = json.loads(layout.selection_log.read_text())["partitions"][0]
+    assert log["objective"] == pytest.approx(max(objectives))
+    assert main([*base, "--starts", "0"]) == 2  # configuration error
+    assert main([*base, "--starts", "2", "--backend", "torch", "--device", "cpu"]) == 2
