@@ -3,6 +3,10 @@
 Threads, not processes: a download waits on the network and on ffmpeg subprocesses, so the GIL is
 not the bottleneck, and threads share the log writer and the progress bar cheaply.
 
+With ``ACAV_ENGINE=ray`` each id to fetch becomes one Ray task (:func:`download_one`), retried by
+Ray when its worker dies: the task runs the same attempts and returns the id's log records, and the
+driver alone writes them and keeps the run-wide back-off (while paused it submits no new id).
+
 Per id: ``{id}.mp4`` present -> skipped. Otherwise each attempt empties the id's private work
 directory ``.{id}.part-dir/``, fetches into it, validates the file (video + audio, complete),
 remuxes to mp4 if needed, and renames it to ``{id}.mp4``. Only that rename makes a video
@@ -12,6 +16,7 @@ remuxes to mp4 if needed, and renames it to ``{id}.mp4``. Only that rename makes
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import shutil
@@ -20,13 +25,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from acav.core.atomic import remove_stale_temps
 from acav.core.layout import DataLayout, UnsafePathError
 from acav.core.logs import get_logger, progress
 from acav.core.runlock import AlreadyRunning  # noqa: F401  (re-exported: the CLI and tests catch it here)
 from acav.core.runlock import directory_lock as core_directory_lock
+from acav.engine import Engine, Resources, get_engine
 from acav.video_download import log as dlog
 from acav.video_download.errors import (
     INVALID_ID,
@@ -55,6 +61,10 @@ class Fetcher(Protocol):
     name: str
 
     def fetch(self, item: InputItem, work_dir: Path) -> Path: ...
+
+
+class AttemptLog(Protocol):
+    def attempt(self, record: dict[str, Any], final: bool) -> None: ...
 
 
 @dataclass
@@ -188,7 +198,7 @@ class DownloadRunner:
             DataLayout.inside(self.output_dir, f".{item.id}{WORK_DIR_SUFFIX}"),
         )
 
-    def _process(self, item: InputItem, fetcher: Fetcher, log: dlog.DownloadLog) -> None:
+    def _process(self, item: InputItem, fetcher: Fetcher, log: AttemptLog) -> None:
         if self.stop.is_set():
             return  # queued before Ctrl-C, not started: no attempt, no record (the next run does it)
         final, work_dir = self._paths(item)  # checked by _log_without_download before submission
@@ -317,9 +327,13 @@ class DownloadRunner:
         )
         total = len(selected) if selected is not None else count_lines(self.input_path)
         t0 = time.monotonic()
+        engine = get_engine()
         log = dlog.DownloadLog(self.log_path)
         try:
-            self._dispatch(fetcher, log, selected, total, t0)
+            if engine.name == "local":  # this process's thread pool, as before the engine existed
+                self._dispatch(fetcher, log, selected, total, t0)
+            else:
+                self._dispatch_engine(engine, fetcher, log, selected, total)
         except KeyboardInterrupt:
             summary.interrupted = True
             raise
@@ -416,6 +430,49 @@ class DownloadRunner:
         if failure:
             raise failure[0]
 
+    def _dispatch_engine(
+        self, engine: Engine, fetcher: Fetcher, log: dlog.DownloadLog, selected: set[str] | None, total: int
+    ) -> None:
+        """One engine task per id to fetch; the driver writes every record and decides the pauses."""
+        seen: dict[str, int] = {}
+        bar = progress(total=total, desc=f"download ({engine.describe()})", unit="video")
+
+        def jobs() -> Any:
+            for item in read_items(self.input_path, self.config.allow_file_urls):
+                if selected is not None and item.id not in selected:
+                    continue
+                if self._log_without_download(item, fetcher.name, seen, log):
+                    bar.update(1)
+                    continue
+                self.throttle.wait(self.stop)  # a run-wide back-off pause: submit nothing new meanwhile
+                yield DownloadJob(self.config, self.output_dir, item, self._fetcher, self.policy)
+
+        try:
+            outcomes = engine.map(
+                download_one, jobs(), workers=self.config.workers, resources=Resources(cpus=1)
+            )
+            for outcome in outcomes:
+                records = outcome.value if outcome.ok and outcome.value is not None else []
+                if not outcome.ok:  # its worker died for good (retries used up): one final record
+                    item = outcome.item.item
+                    base = {"video_id": item.id, "url": item.url, "line": item.line, "source": fetcher.name}
+                    message = f"worker died: {outcome.error}; re-run to resume"
+                    records = [
+                        (
+                            dlog.make_record(**base, status=dlog.FAILED, error_class=OTHER, message=message),
+                            True,
+                        )
+                    ]
+                for record, final in records:
+                    if record["status"] == dlog.FAILED:
+                        self.throttle.record(record.get("error_class") or OTHER)
+                    elif record["status"] == dlog.OK:
+                        self.throttle.record(None)
+                    log.attempt(record, final=final)
+                bar.update(1)
+        finally:
+            bar.close()
+
     def _log_without_download(
         self, item: InputItem, source: str, seen: dict[str, int], log: dlog.DownloadLog
     ) -> bool:
@@ -470,3 +527,37 @@ class DownloadRunner:
             )
             return True
         return False
+
+
+@dataclass
+class DownloadJob:
+    """One id for an engine task: everything a worker needs to fetch it like the driver would."""
+
+    config: DownloadConfig
+    output_dir: Path
+    item: InputItem
+    fetcher: Fetcher | None = None
+    policy: RetryPolicy | None = None
+
+
+class RecordedLog:
+    """A worker's stand-in for the log: keeps the id's records (and their ``final`` flags) for the
+    driver, which alone writes ``download.log.jsonl``."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[dict[str, Any], bool]] = []
+
+    def attempt(self, record: dict[str, Any], final: bool) -> None:
+        self.records.append((record, final))
+
+
+def download_one(job: DownloadJob) -> list[tuple[dict[str, Any], bool]]:
+    """Fetch one id (the same attempts, retries and placement as the local run); returns its records.
+
+    The worker has no run-wide back-off of its own (threshold 0): the driver keeps it from the
+    records of every id and stops submitting ids while it pauses."""
+    config = dataclasses.replace(job.config, backoff_threshold=0)
+    runner = DownloadRunner(config, Path(os.devnull), job.output_dir, job.fetcher, job.policy)
+    log = RecordedLog()
+    runner._process(job.item, runner._make_fetcher(), log)
+    return log.records

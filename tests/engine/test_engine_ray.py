@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,22 +16,12 @@ ray = pytest.importorskip("ray")
 from ray_helpers import kill_one_busy_worker, ray_workers  # noqa: E402
 
 from acav.engine import get_engine  # noqa: E402
-from acav.engine.ray_engine import LOCAL_OBJECT_STORE_BYTES, RayEngine  # noqa: E402
+from acav.engine.ray_engine import RayEngine  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[RayEngine]:
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-        log_to_driver=False,
-    )
-    try:
-        yield RayEngine(retries=3)
-    finally:
-        ray.shutdown()
+def engine(ray_instance: None) -> RayEngine:
+    return RayEngine(retries=3)
 
 
 def test_get_engine_joins_the_running_instance(engine: RayEngine, monkeypatch: pytest.MonkeyPatch) -> None:
