@@ -22,6 +22,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -437,7 +438,7 @@ class DownloadRunner:
         seen: dict[str, int] = {}
         bar = progress(total=total, desc=f"download ({engine.describe()})", unit="video")
 
-        def jobs() -> Any:
+        def jobs() -> Iterator[DownloadJob]:
             for item in read_items(self.input_path, self.config.allow_file_urls):
                 if selected is not None and item.id not in selected:
                     continue
