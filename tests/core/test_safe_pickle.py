@@ -67,3 +67,24 @@ def test_truncated_file_names_the_file(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps({"a": list(range(100))})[:20])
     with pytest.raises(pickle.UnpicklingError, match="cut.pkl"):
         safe_load(path)
+
+
+def test_depth_bound_without_arrays_shared_parts_and_cycles() -> None:
+    # Shared sub-objects (pickle's memo) are checked once per level: 3**40 paths, 80 levels.
+    shared: list = []
+    for _ in range(40):
+        shared = [shared, shared, {"k": shared}]
+    loaded = safe_loads(pickle.dumps(shared))
+    assert len(loaded) == 3 and loaded[0] is loaded[1]
+    nested: list = []
+    for _ in range(150):  # deeper than the bound, no numpy anywhere
+        nested = [nested]
+    with pytest.raises(UnsafePickleError, match="nested more than 100 deep"):
+        safe_loads(pickle.dumps(nested))
+    cycle: list = [1]
+    cycle.append(cycle)
+    with pytest.raises(UnsafePickleError, match="nested more than 100 deep"):
+        safe_loads(pickle.dumps(cycle))
+    # The same bound holds where arrays are present (the placeholder path).
+    with pytest.raises(UnsafePickleError, match="nested more than 100 deep"):
+        safe_loads(pickle.dumps([np.arange(3), nested]))
