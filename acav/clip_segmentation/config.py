@@ -7,11 +7,13 @@ Defaults follow the ACAV100M paper: scdet threshold 10 %, annealing factor 1.2 c
 from __future__ import annotations
 
 from dataclasses import InitVar, dataclass, field
+from typing import Any
 
-from acav.clip_segmentation.cutter import CUT_MODES
+from acav.clip_segmentation.cutter import CUT_MODES, scale_filter
 from acav.clip_segmentation.diversity import DIVERSITY_MEASURES
 from acav.clip_segmentation.shots import SHOT_RULES
 from acav.core.config import ConfigError, deprecated
+from acav.core.media import MediaInfo
 
 SECTION = "clip_segmentation"
 
@@ -122,6 +124,22 @@ class SegmentConfig:
     )
     # the deprecated keyword of the constructor (SegmentConfig(shards=False)); see ``bundle_shards``
     shards: InitVar[bool | None] = None
+
+    def cut_options(self, info: MediaInfo, threads: int) -> dict[str, Any]:
+        """``cut_clip``'s keyword arguments for a source described by ``info``: how these options
+        cut, in one place for stage 3 and ``acav rebuild``. ``threads``: the worker's share of the
+        thread budget, used unless ``--ffmpeg-threads`` is set."""
+        return {
+            "with_audio": info.has_audio,
+            "video_filter": scale_filter(info.width, info.height, self.scale_short_side),
+            "crf": self.crf,
+            "preset": self.preset,
+            "audio_bitrate": self.audio_bitrate,
+            "threads": self.ffmpeg_threads or threads,
+            "timeout": self.cut_timeout,
+            "mode": self.cut_mode,
+            "stall_timeout": self.cut_stall_timeout or None,
+        }
 
     def __post_init__(self, shards: bool | None = None) -> None:
         if shards is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 from acav.clip_segmentation.candidates import Window, plan_windows
 from acav.clip_segmentation.config import SegmentConfig
-from acav.clip_segmentation.cutter import cut_clip, scale_filter
+from acav.clip_segmentation.cutter import cut_clip
 from acav.clip_segmentation.diversity import choose_diverse, similarity_matrix, window_descriptor
 from acav.clip_segmentation.scores import VideoAnalysis, analyse_video
 from acav.clip_segmentation.shards import ClipEntry, bundle, complete_shards
@@ -186,26 +186,12 @@ def _segment(task: VideoTask, path: Path, record: dict[str, Any]) -> None:
     windows, fallback = plan_windows(analysis, long_shots, cfg.clip_length)
     record.update(candidates=len(windows), fallback=fallback)
     clips_dir = Path(task.clips_dir)
-    video_filter = scale_filter(info.width, info.height, cfg.scale_short_side)
+    cut_options = cfg.cut_options(info, task.threads)
 
     def cut(window: Window, destination: Path) -> None:
         # Window times are relative to the container start, and so is ffmpeg's input -ss
         # (it adds the start time itself): pass them unchanged.
-        cut_clip(
-            path,
-            destination,
-            window.start,
-            cfg.clip_length,
-            with_audio=info.has_audio,
-            video_filter=video_filter,
-            crf=cfg.crf,
-            preset=cfg.preset,
-            audio_bitrate=cfg.audio_bitrate,
-            threads=cfg.ffmpeg_threads or task.threads,
-            timeout=cfg.cut_timeout,
-            mode=cfg.cut_mode,
-            stall_timeout=cfg.cut_stall_timeout or None,
-        )
+        cut_clip(path, destination, window.start, cfg.clip_length, **cut_options)
 
     if len(windows) > cfg.max_clips:
         rng = random.Random(video_seed(cfg.seed, task.video_id))

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from acav.clip_segmentation.config import SegmentConfig
-from acav.clip_segmentation.cutter import cut_clip, scale_filter
+from acav.clip_segmentation.cutter import cut_clip
 from acav.clip_segmentation.shards import ClipEntry, bundle, complete_shards
 from acav.core.atomic import atomic_open, atomic_write_json, remove_stale_temps
 from acav.core.layout import DataLayout, UnsafePathError, shard_name
@@ -135,24 +135,9 @@ class ClipCutter:
         """Cut ``[start, end)`` of the video to ``clips/{filename}`` and check the result."""
         source = self.layout.raw_video(row.video_id)
         destination = DataLayout.inside(self.layout.clips_dir, row.filename)
-        cfg = self.scfg
         length = row.end - row.start
         try:
-            cut_clip(
-                source,
-                destination,
-                row.start,
-                length,
-                with_audio=info.has_audio,
-                video_filter=scale_filter(info.width, info.height, cfg.scale_short_side),
-                crf=cfg.crf,
-                preset=cfg.preset,
-                audio_bitrate=cfg.audio_bitrate,
-                threads=cfg.ffmpeg_threads or self.threads,
-                timeout=cfg.cut_timeout,
-                mode=cfg.cut_mode,
-                stall_timeout=cfg.cut_stall_timeout or None,
-            )
+            cut_clip(source, destination, row.start, length, **self.scfg.cut_options(info, self.threads))
             clip = probe_media(destination)
         except MediaError as exc:
             destination.unlink(missing_ok=True)
