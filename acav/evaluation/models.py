@@ -15,6 +15,8 @@ original release's names onto them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -103,29 +105,35 @@ class AudioStem(nn.Module):
         return F.relu(self.bn_t(self.conv_t(F.relu(self.bn_f(self.conv_f(x))))))
 
 
+def resnet_stages(
+    width: int, blocks: tuple[int, ...], make_block: Callable[[int, bool, int, int, int], nn.Module]
+) -> tuple[nn.Sequential, int]:
+    """The ResNet-50 stage layout both encoders share: stage ``s`` has ``blocks[s]`` bottlenecks of
+    inner width ``width * 2**s`` and output ``4x`` that; ``make_block(s, first, dim_in, inner, out)``
+    builds one (``first``: the stage's first block, which changes the width and may stride).
+    Returns the stages (parameter names ``stages.{s}.{i}``) and the output width."""
+    stages, dim_in = [], width
+    for s, count in enumerate(blocks):
+        inner, out = width * 2**s, width * 4 * 2**s
+        stage = [make_block(s, i == 0, dim_in if i == 0 else out, inner, out) for i in range(count)]
+        stages.append(nn.Sequential(*stage))
+        dim_in = out
+    return nn.Sequential(*stages), dim_in
+
+
 class VisualEncoder(nn.Module):
     """``[B, 3, T, H, W]`` normalised frames -> ``[B, 32 * width]``."""
 
     def __init__(self, width: int, blocks: tuple[int, ...]) -> None:
         super().__init__()
         self.stem = VisualStem(width)
-        stages, dim_in = [], width
-        for s, count in enumerate(blocks):
-            inner, out = width * 2**s, width * 4 * 2**s
-            stage = [
-                Bottleneck3d(
-                    dim_in if i == 0 else out,
-                    inner,
-                    out,
-                    TEMPORAL_KERNELS[s],
-                    VISUAL_STRIDES[s] if i == 0 else 1,
-                )
-                for i in range(count)
-            ]
-            stages.append(nn.Sequential(*stage))
-            dim_in = out
-        self.stages = nn.Sequential(*stages)
-        self.output_size = dim_in
+        self.stages, self.output_size = resnet_stages(
+            width,
+            blocks,
+            lambda s, first, dim_in, inner, out: Bottleneck3d(
+                dim_in, inner, out, TEMPORAL_KERNELS[s], VISUAL_STRIDES[s] if first else 1
+            ),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x)).mean(dim=(2, 3, 4))
@@ -137,17 +145,13 @@ class AudioEncoder(nn.Module):
     def __init__(self, width: int, blocks: tuple[int, ...]) -> None:
         super().__init__()
         self.stem = AudioStem(width)
-        stages, dim_in = [], width
-        for s, count in enumerate(blocks):
-            inner, out = width * 2**s, width * 4 * 2**s
-            stage = [
-                Bottleneck2d(dim_in if i == 0 else out, inner, out, 2 if i == 0 else 1, AUDIO_SEPARABLE[s])
-                for i in range(count)
-            ]
-            stages.append(nn.Sequential(*stage))
-            dim_in = out
-        self.stages = nn.Sequential(*stages)
-        self.output_size = dim_in
+        self.stages, self.output_size = resnet_stages(
+            width,
+            blocks,
+            lambda s, first, dim_in, inner, out: Bottleneck2d(
+                dim_in, inner, out, 2 if first else 1, AUDIO_SEPARABLE[s]
+            ),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x)).mean(dim=(2, 3))
