@@ -38,7 +38,7 @@ from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, probe_media
 from acav.core.records import JsonlWriter, read_jsonl
 from acav.core.runlock import directory_lock
-from acav.core.threads import available_cores, thread_budget, threads_per_worker
+from acav.core.threads import available_cores, limit_threads, plan_threads, thread_budget
 from acav.engine import Resources, get_engine
 
 log = get_logger(__name__)
@@ -82,6 +82,8 @@ def process_video(task: VideoTask) -> dict[str, Any]:
     began = time.perf_counter()
     path = Path(task.path)
     record: dict[str, Any] = {"id": task.video_id, **_source_facts(path)}
+    if task.threads:
+        limit_threads(task.threads)  # this worker's share: its numpy/BLAS too, not only decoder and ffmpeg
     try:
         _segment(task, path, record)
     except Exception as exc:  # a bug must not stop the other videos; the record keeps the trace
@@ -362,7 +364,7 @@ def _run_segmentation(layout: DataLayout, cfg: SegmentConfig) -> dict[str, Any]:
             ", ".join(shards),
         )
     workers = cfg.workers or default_workers()
-    threads = threads_per_worker(thread_budget(cfg.threads), workers)
+    threads = plan_threads(thread_budget(cfg.threads), workers).per_worker
     tasks = [
         VideoTask(video_id, str(path), str(layout.clips_dir), cfg, threads)
         for video_id, path in videos

@@ -1,20 +1,25 @@
 """CPU thread budget: a stage's ``--threads`` (the cores it may use) split over its workers.
 
 Without a budget every layer sizes itself to the whole machine: torch's intra-op pool, OpenMP,
-FFmpeg's frame threads in each decoder and x264's threads in each ffmpeg process all start one
-thread per core, in every worker process. With W workers on C cores that is W x C busy threads,
-and on a small or shared machine the contention made SlowFast and the audio front end many times
-slower. Stages therefore give each worker ``threads_per_worker(budget, workers)`` threads, so the
-total stays within the budget.
+OpenBLAS, FFmpeg's frame threads in each decoder and x264's threads in each ffmpeg process all
+start one thread per core, in every worker process. With W workers on C cores that is W x C busy
+threads, and on a small or shared machine the contention made SlowFast and the audio front end
+many times slower. :func:`plan_threads` is the one rule every stage uses to split its budget, and
+:func:`limit_threads` applies a share inside a process (each worker calls it for itself).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+from dataclasses import dataclass
+from typing import Any
 
-# Read by OpenMP, MKL and OpenBLAS when they start (in this process and its children).
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+log = logging.getLogger(__name__)
+
+# Read by OpenMP, MKL, OpenBLAS and numba when they start (in this process and its children).
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def available_cores() -> int:
@@ -32,15 +37,77 @@ def thread_budget(requested: int = 0) -> int:
     return requested or available_cores()
 
 
-def threads_per_worker(budget: int, workers: int) -> int:
-    """Threads each of ``workers`` parallel workers may use so that all together stay within ``budget``."""
-    return max(1, budget // max(1, workers))
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How a budget of ``budget`` threads is shared: ``workers`` parallel workers (processes or
+    ffmpeg jobs) of ``per_worker`` threads each, and ``main`` threads for the process driving them."""
+
+    budget: int
+    workers: int
+    per_worker: int
+    main: int
+    main_computes: bool  # the driving process computes while its workers run (stage 4's models)
+
+    @property
+    def total(self) -> int:
+        """Busy threads at most: the workers', plus the main process's when it computes."""
+        return self.workers * self.per_worker + (self.main if self.main_computes else 0)
+
+
+def plan_threads(budget: int, workers: int, main_computes: bool = False) -> ThreadPlan:
+    """The thread rule of every stage: ``budget`` threads (see :func:`thread_budget`) shared by
+    ``workers`` parallel workers and, when ``main_computes``, the process that drives them.
+
+    * Workers only (stage 3's videos, ``acav rebuild``'s cuts): each gets ``budget // workers``.
+    * Main computing too (stage 4 on a CPU: decoding workers + the models): the main process
+      counts as one more worker and also gets what the division leaves.
+    * No workers: the main process gets the whole budget.
+    * A main process that only waits (it collects results) keeps 1 thread, not counted.
+
+    Every share is at least 1, so more workers than ``budget`` exceed it (a warning says so).
+    """
+    budget, workers = max(1, budget), max(0, workers)
+    if workers == 0:
+        plan = ThreadPlan(budget, 0, 0, budget, True)
+    elif main_computes:
+        per_worker = max(1, budget // (workers + 1))
+        plan = ThreadPlan(budget, workers, per_worker, max(1, budget - workers * per_worker), True)
+    else:
+        plan = ThreadPlan(budget, workers, max(1, budget // workers), 1, False)
+    if plan.total > budget:
+        log.warning(
+            "%d worker(s)%s need %d threads at least, above the budget of %d (--threads): "
+            "lower --workers or raise --threads",
+            workers,
+            " and the main process" if main_computes else "",
+            plan.total,
+            budget,
+        )
+    return plan
 
 
 def limit_threads(threads: int) -> None:
-    """Cap this process's compute threads (torch if loaded, and the OpenMP/BLAS/numba pools it starts)."""
+    """Cap this process's compute threads at ``threads``: torch (if loaded), the OpenMP and BLAS
+    pools already loaded (threadpoolctl), and the environment read by those that start later
+    here or in child processes. Worker processes call it for their own share."""
     for name in THREAD_ENV_VARS:
         os.environ[name] = str(threads)
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)  # stays in force (not used as a context manager)
+
+
+def thread_settings() -> dict[str, Any]:
+    """The compute thread counts in force in this process (for run logs and tests): torch's
+    intra-op threads (when loaded), each loaded OpenMP/BLAS pool's, and the environment caps."""
+    from threadpoolctl import threadpool_info
+
+    torch = sys.modules.get("torch")
+    return {
+        "torch": torch.get_num_threads() if torch is not None else None,
+        "pools": {f"{p['internal_api']}:{p['prefix']}": p["num_threads"] for p in threadpool_info()},
+        "env": {name: os.environ.get(name) for name in THREAD_ENV_VARS},
+    }

@@ -39,6 +39,7 @@ from torch.utils.data import IterableDataset
 from acav.core.decode import output_size, read_audio
 from acav.core.logs import get_logger
 from acav.core.media import MediaError
+from acav.core.threads import limit_threads
 from acav.feature_extraction.base import AudioInput, ClipError, Extractor, VisualInput
 
 log = get_logger(__name__)
@@ -262,12 +263,18 @@ def keep_item(item: Any) -> Any:
     return item
 
 
-# FFmpeg decoder threads per clip: 0 (one per core) in the main process, 1 in a worker process.
+# FFmpeg decoder threads per clip (0: FFmpeg's default, one per core); set by set_decode_threads.
 DECODE_THREADS = 0
 
 
-def worker_init(_worker_id: int) -> None:
-    """One thread per worker process (torch and the decoder): the parallelism is across workers."""
+def set_decode_threads(threads: int) -> None:
+    """Decoder threads of the clips decoded in this process from now on."""
     global DECODE_THREADS
-    DECODE_THREADS = 1
-    torch.set_num_threads(1)
+    DECODE_THREADS = threads
+
+
+def worker_init(_worker_id: int, threads: int = 1) -> None:
+    """DataLoader ``worker_init_fn`` (bind ``threads`` with ``functools.partial``): the worker's
+    share of the thread budget for its decoder, torch, OpenMP and BLAS (``ThreadPlan.per_worker``)."""
+    set_decode_threads(threads)
+    limit_threads(threads)

@@ -6,7 +6,7 @@ from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 from acav.core.config import ConfigError, deprecated
-from acav.core.threads import thread_budget
+from acav.core.threads import ThreadPlan, plan_threads, thread_budget
 from acav.feature_extraction.base import AUDIO_EXTRACTORS, CROP_CHOICES, SAMPLING_CHOICES, VISUAL_EXTRACTORS
 
 CONFIG_SECTION = "feature_extraction"
@@ -56,7 +56,7 @@ class ExtractionConfig:
     threads: int = field(
         default=0,
         metadata={
-            "help": "CPU threads the stage may use in all (0: every available core): one per decoding worker, the rest (at least 1) for torch on a CPU device"
+            "help": "CPU threads the stage may use in all (0: every available core), divided by the devices; on a CPU device the decoding workers and the models share it as equal parts, the models taking the rest; on a GPU the workers share it (docs/OPTIONS.md)"
         },
     )
     device: str = field(
@@ -131,15 +131,18 @@ class ExtractionConfig:
         if self.batch_size < 1:
             raise ConfigError(f"feature_extraction.batch_size must be >= 1, got {self.batch_size}")
 
-    def workers_per_device(self, devices: int, on_cpu: bool = False) -> int:
-        """DataLoader ``num_workers`` per device (0: decode in the main process)."""
-        if self.workers < 0:
-            return 0
-        if self.workers > 0:
-            return self.workers
-        budget = thread_budget(self.threads) // max(1, devices)
-        return max(1, min(8, budget // 2 if on_cpu else budget))
+    def thread_plan(self, devices: int = 1, on_cpu: bool = True) -> ThreadPlan:
+        """Decoding workers (DataLoader ``num_workers``, 0: decode in the main process) and threads
+        of one device process: ``--threads`` divided by the devices, then shared by the workers and,
+        on a CPU device, the models (:func:`acav.core.threads.plan_threads`).
 
-    def model_threads(self, workers: int) -> int:
-        """torch threads of the models on a CPU device: what the decoding workers leave of --threads."""
-        return max(1, thread_budget(self.threads) - workers)
+        Auto (``--workers 0``): half the device's budget on a CPU (the models need the rest), all of
+        it on a GPU, at most 8."""
+        budget = max(1, thread_budget(self.threads) // max(1, devices))
+        if self.workers < 0:
+            workers = 0
+        elif self.workers > 0:
+            workers = self.workers
+        else:
+            workers = max(1, min(8, budget // 2 if on_cpu else budget))
+        return plan_threads(budget, workers, main_computes=on_cpu)

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from acav.core.logs import get_logger, progress
 from acav.core.patterns import iter_braces
 from acav.core.records import JsonlWriter, read_jsonl
 from acav.core.runlock import directory_lock
-from acav.core.threads import limit_threads
+from acav.core.threads import ThreadPlan, limit_threads, plan_threads
 from acav.engine import Engine, Resources, get_engine
 from acav.feature_extraction.base import AUDIO, VISUAL, Extractor, ExtractorOptions, create_extractor
 from acav.feature_extraction.dataset import ShardInput, read_shard_json
@@ -126,13 +127,14 @@ class DeviceRunner:
     """Extract features for a list of shards on one device; returns one log record per shard."""
 
     def __init__(self, config: ExtractionConfig, device: Any, output_dir: Path, run_log: Path, run_id: str,
-                 num_workers: int) -> None:  # fmt: skip
+                 threads: ThreadPlan) -> None:  # fmt: skip
         self.config = config
         self.device = device
         self.output_dir = output_dir
         self.run_log = run_log
         self.run_id = run_id
-        self.num_workers = num_workers
+        self.threads = threads
+        self.num_workers = threads.workers
         options = ExtractorOptions(
             weights_dir=config.weights_dir,
             allow_random_weights=config.allow_random_weights,
@@ -155,7 +157,7 @@ class DeviceRunner:
     ) -> list[dict[str, Any]]:
         from torch.utils.data import DataLoader
 
-        from acav.feature_extraction.dataset import ClipDataset, keep_item, worker_init
+        from acav.feature_extraction.dataset import ClipDataset, keep_item, set_decode_threads, worker_init
 
         if not shards:
             return []
@@ -165,7 +167,9 @@ class DeviceRunner:
             batch_size=None,
             num_workers=self.num_workers,
             collate_fn=keep_item,
-            worker_init_fn=worker_init if self.num_workers > 0 else None,
+            worker_init_fn=partial(worker_init, threads=self.threads.per_worker)
+            if self.num_workers > 0
+            else None,
             prefetch_factor=max(2, self.config.batch_size // max(1, self.num_workers))
             if self.num_workers > 0
             else None,
@@ -173,8 +177,11 @@ class DeviceRunner:
         # Start the worker processes before any model touches the device: they are forked from
         # a process that has not initialised CUDA yet.
         items = iter(loader)
-        if getattr(self.device, "type", "cpu") == "cpu":
-            limit_threads(self.config.model_threads(self.num_workers))  # workers + model <= --threads
+        # The models' (and, without workers, the decoder's) share of --threads; set after the fork,
+        # so the workers do not inherit it: they set their own in worker_init.
+        limit_threads(self.threads.main)
+        if self.num_workers == 0:
+            set_decode_threads(self.threads.main)
         if getattr(self.device, "type", "cpu") == "cuda":
             import torch
 
@@ -342,7 +349,7 @@ class RunSummary:
 
 
 def _device_process(rank: int, groups: list[list[ShardInput]], devices: list[str], config: ExtractionConfig,
-                    output_dir: Path, run_log: Path, run_id: str, num_workers: int, verbosity: int) -> None:  # fmt: skip
+                    output_dir: Path, run_log: Path, run_id: str, threads: ThreadPlan, verbosity: int) -> None:  # fmt: skip
     """Entry point of one spawned per-device process: ``devices[rank]`` (``cuda:rank`` on GPUs) over ``groups[rank]``."""
     import torch
 
@@ -351,22 +358,20 @@ def _device_process(rank: int, groups: list[list[ShardInput]], devices: list[str
     setup_logging(verbosity)
     # CUDA is initialised only after the DataLoader has forked its decoding workers (DeviceRunner.run).
     device = torch.device(devices[rank])
-    DeviceRunner(config, device, output_dir, run_log, run_id, num_workers).run(groups[rank])
+    DeviceRunner(config, device, output_dir, run_log, run_id, threads).run(groups[rank])
 
 
 class ShardWorker:
     """An engine worker (a Ray actor: one per GPU, or per CPU slot without GPUs): builds its device
     runner and loads the models once, then extracts one shard per call; returns its log record."""
 
-    def __init__(self, config: ExtractionConfig, output_dir: Path, run_log: Path, run_id: str, num_workers: int,
+    def __init__(self, config: ExtractionConfig, output_dir: Path, run_log: Path, run_id: str, threads: ThreadPlan,
                  verbosity: int) -> None:  # fmt: skip
         from acav.core.device import choose_device
         from acav.core.logs import setup_logging
 
         setup_logging(verbosity)
-        self.runner = DeviceRunner(
-            config, choose_device(config.device), output_dir, run_log, run_id, num_workers
-        )
+        self.runner = DeviceRunner(config, choose_device(config.device), output_dir, run_log, run_id, threads)
 
     def __call__(self, shard: ShardInput) -> dict[str, Any]:
         self.runner.results = []
@@ -380,8 +385,9 @@ def _extract_on_engine(engine: Engine, todo: list[ShardInput], config: Extractio
     good gets an ``error`` record (a re-run resumes it)."""
     gpus = engine.gpus() if config.device != "cpu" else 0
     # --workers N: N decoding processes per actor; auto: decode inside the actor. One CPU is reserved
-    # per actor whatever N (asking for more could ask for more than a node has: Ray would wait).
-    num_workers = config.workers_per_device(1) if config.workers > 0 else 0
+    # per actor whatever N (asking for more could ask for more than a node has: Ray would wait), so
+    # without --threads an actor's budget is that CPU.
+    threads = plan_threads(config.threads or 1, max(0, config.workers), main_computes=not gpus)
     resources = Resources(cpus=1, gpus=1 if gpus else 0)
     log.info(
         "extracting %d shard(s) with %s (%s)",
@@ -389,7 +395,7 @@ def _extract_on_engine(engine: Engine, todo: list[ShardInput], config: Extractio
         engine.describe(),
         f"{gpus} GPU(s)" if gpus else "CPUs",
     )
-    args = (config, output_dir, run_log, run_id, num_workers, verbosity)
+    args = (config, output_dir, run_log, run_id, threads, verbosity)
     records = []
     for outcome in progress(engine.map_actors(ShardWorker, args, todo, workers=max(1, gpus), resources=resources),
                             total=len(todo), desc="extract", unit="shard"):  # fmt: skip
@@ -485,7 +491,7 @@ def _run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int
         writer.write({"event": "run_start", "run_id": run_id, "time": _now(), "shards": len(shards),
                       "todo": len(todo), "devices": device_names, "config": config_to_dict(config)})  # fmt: skip
     on_cpu = all(getattr(d, "type", "cpu") == "cpu" for d in devices)
-    num_workers = config.workers_per_device(len(groups) or 1, on_cpu)
+    threads = config.thread_plan(len(groups) or 1, on_cpu)
     records: list[dict[str, Any]] = []
     engine = get_engine()
     if todo and engine.name != "local":
@@ -497,7 +503,7 @@ def _run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int
         try:
             mp.spawn(
                 _device_process,
-                args=(groups, device_names, config, output_dir, run_log, run_id, num_workers, verbosity),
+                args=(groups, device_names, config, output_dir, run_log, run_id, threads, verbosity),
                 nprocs=len(groups),
                 join=True,
             )
@@ -510,9 +516,10 @@ def _run_extraction(config: ExtractionConfig, layout: DataLayout, verbosity: int
         records = [r for r in read_jsonl(run_log) if r.get("run_id") == run_id and r.get("event") == "shard"]
     elif groups:
         log.info(
-            "extracting %d shard(s) on %s with %d decoding worker(s)", len(todo), devices[0], num_workers
-        )
-        runner = DeviceRunner(config, devices[0], output_dir, run_log, run_id, num_workers)
+            "extracting %d shard(s) on %s with %d decoding worker(s) of %d thread(s), models %d thread(s)",
+            len(todo), devices[0], threads.workers, threads.per_worker, threads.main,
+        )  # fmt: skip
+        runner = DeviceRunner(config, devices[0], output_dir, run_log, run_id, threads)
         expected_clips = sum(len(read_shard_json(s.json)[0] or []) for s in groups[0]) or None
         with progress(total=expected_clips, desc="extract", unit="clip") as bar:
             records = runner.run(groups[0], on_clip=bar.update)

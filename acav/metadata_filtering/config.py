@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from acav.core.config import ConfigError
+from acav.core.threads import available_cores
 
 CONFIG_SECTION = "metadata_filtering"
 
@@ -118,7 +118,9 @@ class FilterConfig:
     )
     workers: int = field(
         default=1,
-        metadata={"help": "processes; 0 = auto (one per CPU core); output is identical for any number"},
+        metadata={
+            "help": "processes, one thread each; 0 = auto (one per available CPU core); output is identical for any number"
+        },
     )
     chunk_lines: int = field(default=2000, metadata={"help": "lines per work unit sent to a worker"})
 
@@ -131,7 +133,7 @@ class FilterConfig:
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0 (0 = auto), got {self.workers}")
         if self.workers == 0:  # auto, as --workers 0 means in every stage
-            self.workers = os.cpu_count() or 1
+            self.workers = available_cores()
         if self.chunk_lines < 1:
             raise ConfigError(f"chunk_lines must be >= 1, got {self.chunk_lines}")
         if self.max_line_bytes < 16:

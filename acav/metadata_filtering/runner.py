@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 from acav.core.atomic import atomic_open, atomic_write_json, remove_stale_temps
 from acav.core.config import config_to_dict
 from acav.core.logs import get_logger, progress
+from acav.core.threads import limit_threads
 from acav.metadata_filtering.config import FilterConfig
 from acav.metadata_filtering.inputs import open_input
 from acav.metadata_filtering.records import Rejection, TooLongLine
@@ -118,6 +119,7 @@ _WORKER_FILTER: LineFilter | None = None
 
 def _init_worker(config: FilterConfig) -> None:
     global _WORKER_FILTER
+    limit_threads(1)  # --workers N is N single-threaded filters (BLAS/OpenMP would start one per core)
     _WORKER_FILTER = LineFilter(config)
 
 

@@ -7,10 +7,10 @@ stages, and any cutting mode stage 3 offers applies here too.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from acav.core.config import ConfigError
+from acav.core.threads import available_cores
 
 SECTION = "rebuild"
 
@@ -90,7 +90,7 @@ class RebuildConfig:
         if self.cut_workers < 0:
             raise ConfigError(f"--cut-workers must be >= 0 (0 = auto), got {self.cut_workers}")
         if self.cut_workers == 0:  # auto, as --workers 0 means in every stage (stage 3's rule)
-            self.cut_workers = max(1, (os.cpu_count() or 2) // 2)
+            self.cut_workers = max(1, available_cores() // 2)
         if self.max_row_bytes < 64:
             raise ConfigError(f"--max-row-bytes must be >= 64, got {self.max_row_bytes}")
 

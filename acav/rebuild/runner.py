@@ -34,7 +34,7 @@ from acav.core.layout import DataLayout, UnsafePathError, shard_name
 from acav.core.logs import get_logger, progress
 from acav.core.media import MediaError, MediaInfo, probe_media
 from acav.core.runlock import directory_lock
-from acav.core.threads import thread_budget, threads_per_worker
+from acav.core.threads import plan_threads, thread_budget
 from acav.rebuild.clip_list import MALFORMED, PLACEHOLDER, ClipRow, read_clip_list
 from acav.rebuild.config import RebuildConfig
 from acav.video_download import log as dlog
@@ -94,7 +94,7 @@ class ClipCutter:
         self.rcfg = rcfg
         self.failed = failed
         # Stage 3's thread rule: --threads (0: every core) shared by the parallel cuts.
-        self.threads = threads_per_worker(thread_budget(scfg.threads), rcfg.cut_workers)
+        self.threads = plan_threads(thread_budget(scfg.threads), rcfg.cut_workers).per_worker
         self._probes: dict[str, MediaInfo | str] = {}
 
     def probe(self, video_id: str) -> MediaInfo | str:

@@ -128,7 +128,7 @@ def test_deprecated_spellings_still_work_and_warn(tmp_path: Path, monkeypatch, c
         cfg = load_config(
             ExtractionConfig, "feature_extraction", _stage_args(ExtractionConfig, ["--num-workers", "0"])
         )
-        assert cfg.workers == -1 and cfg.workers_per_device(1) == 0
+        assert cfg.workers == -1 and cfg.thread_plan(1).workers == 0
     assert "'num_workers' (--num-workers) is deprecated; use 'workers' (--workers)" in caplog.text
     args = _stage_args(ExtractionConfig, ["--num-workers", "-1"])
     assert load_config(ExtractionConfig, "feature_extraction", args).workers == 0
@@ -153,18 +153,19 @@ def test_deprecated_spellings_still_work_and_warn(tmp_path: Path, monkeypatch, c
 
 
 def test_workers_zero_means_auto_in_every_stage() -> None:
-    import os
-
     from acav.clip_segmentation.config import SegmentConfig
+    from acav.core.threads import available_cores
     from acav.feature_extraction.options import ExtractionConfig
     from acav.metadata_filtering.config import FilterConfig
     from acav.video_download.options import AUTO_WORKERS, DownloadConfig
 
     cfg = FilterConfig(workers=0)
     cfg.validate()
-    assert cfg.workers == (os.cpu_count() or 1)
+    assert cfg.workers == available_cores()
     assert DownloadConfig(workers=0).workers == AUTO_WORKERS
     assert SegmentConfig(workers=0).workers == 0  # resolved when the stage runs (half the cores)
-    assert ExtractionConfig(workers=0).workers_per_device(1) == max(1, min(8, os.cpu_count() or 1))
+    assert ExtractionConfig(workers=0).thread_plan(1, on_cpu=False).workers == max(
+        1, min(8, available_cores())
+    )
     with pytest.raises(ConfigError, match="0 = auto"):
         DownloadConfig(workers=-1)
