@@ -68,7 +68,7 @@ per_shard=$(( (clips / 2 + 3) / 4 ))
 run_pretrain() {
   local args=(evaluate pretrain --shards "$WORK/data/export/curated" --out "$WORK/run" --model "$model"
     --batch-size "$batch" --steps "$steps" --warmup-steps 5 --checkpoint-every $((steps / 2)) --log-every 5
-    --device "$device" --num-workers "$workers" --shuffle-buffer 16 "$@")
+    --device "$device" --workers "$workers" --shuffle-buffer 16 "$@")
   if [ "$gpus" -gt 1 ]; then
     "$PY" -m torch.distributed.run --standalone --nproc_per_node="$gpus" -m acav "${args[@]}"
   else

@@ -86,18 +86,38 @@ def plan_threads(budget: int, workers: int, main_computes: bool = False) -> Thre
     return plan
 
 
-def limit_threads(threads: int) -> None:
+def decoding_workers(budget: int, main_computes: bool) -> int:
+    """Auto ``--workers`` of a DataLoader that decodes for models (stage 4, ``acav evaluate``): half
+    the budget when the models share it on the CPU, all of it when they run on a GPU; at most 8."""
+    return max(1, min(8, budget // 2 if main_computes else budget))
+
+
+def limit_threads(threads: int, openmp: int | None = None) -> None:
     """Cap this process's compute threads at ``threads``: torch (if loaded), the OpenMP and BLAS
     pools already loaded (threadpoolctl), and the environment read by those that start later
-    here or in child processes. Worker processes call it for their own share."""
+    here or in child processes. ``openmp``: a different cap for torch and OpenMP (see
+    :func:`worker_threads`)."""
+    openmp = threads if openmp is None else openmp
     for name in THREAD_ENV_VARS:
-        os.environ[name] = str(threads)
+        os.environ[name] = str(openmp if name == "OMP_NUM_THREADS" else threads)
     torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    if torch is not None and torch.get_num_threads() != openmp:
+        torch.set_num_threads(openmp)
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=threads)  # stays in force (not used as a context manager)
+    # stays in force (not used as a context manager)
+    threadpool_limits(limits={"blas": threads, "openmp": openmp})
+
+
+def worker_threads(_worker_id: int, threads: int) -> None:
+    """DataLoader ``worker_init_fn`` (bind ``threads`` with ``functools.partial``): cap the worker
+    at its share, ``ThreadPlan.per_worker``, for BLAS (and, by the caller, its decoder).
+
+    torch and OpenMP stay at 1 thread, as torch sets them in every DataLoader worker: the workers
+    are forked, and GNU OpenMP deadlocks when a child forked after its parent ran a parallel
+    region starts a team of threads (seen here: a pretraining worker hung in
+    ``gomp_team_barrier_wait_end`` with 2 threads)."""
+    limit_threads(threads, openmp=1)
 
 
 def thread_settings() -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import InitVar, asdict, dataclass, field, replace
+
+from acav.core.config import ConfigError, deprecated
+from acav.core.threads import ThreadPlan, decoding_workers, plan_threads, thread_budget
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,44 @@ class PretrainConfig:
     warmup_steps: int = field(default=2000, metadata={"help": "linear warm-up steps, then linear decay to 0"})
     checkpoint_every: int = field(default=500, metadata={"help": "save a checkpoint every N steps"})
     shuffle_buffer: int = field(default=256, metadata={"help": "samples in the shuffle buffer"})
-    num_workers: int = field(default=2, metadata={"help": "decoding workers per process"})
+    workers: int = field(
+        default=0,
+        metadata={
+            "help": "decoding processes (DataLoader workers) per training process; 0 = auto (as acav extract: "
+            "half the process's --threads on a CPU, all of it on a GPU, at most 8); -1 decodes in the training process",
+            # the former --num-workers: 0 was the training process (now -1)
+            **deprecated("num_workers", lambda old: {0: -1}.get(int(old), int(old))),
+        },
+    )
+    threads: int = field(
+        default=0,
+        metadata={
+            "help": "CPU threads in all (0: every available core), divided by the training processes on this "
+            "machine, then shared by the decoding workers and, on a CPU, the model (docs/OPTIONS.md)"
+        },
+    )
     seed: int = field(default=0, metadata={"help": "seed of initialisation, data order and augmentation"})
     device: str = field(
         default="auto", metadata={"help": "auto, cpu, cuda (torchrun sets the GPU per process)"}
     )
     log_every: int = field(default=50, metadata={"help": "log the loss every N steps"})
+    # the deprecated keyword of the constructor (PretrainConfig(num_workers=0)); see ``workers``
+    num_workers: InitVar[int | None] = None
+
+    def __post_init__(self, num_workers: int | None = None) -> None:
+        if num_workers is not None:
+            self.workers = {0: -1}.get(int(num_workers), int(num_workers))
+        if self.threads < 0:
+            raise ConfigError(
+                f"evaluation.threads must be >= 0 (0: every available core), got {self.threads}"
+            )
+
+    def thread_plan(self, processes: int, on_cpu: bool) -> ThreadPlan:
+        """Decoding workers and threads of one of ``processes`` training processes on this machine
+        (:func:`acav.core.threads.plan_threads`; auto workers as stage 4's)."""
+        budget = max(1, thread_budget(self.threads) // max(1, processes))
+        if self.workers < 0:
+            workers = 0
+        else:
+            workers = self.workers or decoding_workers(budget, main_computes=on_cpu)
+        return plan_threads(budget, workers, main_computes=on_cpu)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from acav.core.atomic import atomic_path
 from acav.core.layout import list_shards
 from acav.core.logs import get_logger
 from acav.core.records import JsonlWriter
+from acav.core.threads import limit_threads, worker_threads
 from acav.evaluation.config import PRESETS, ModelConfig, PretrainConfig
 from acav.evaluation.data import ClipStream
 from acav.evaluation.models import AudioVisualModel, info_nce
@@ -136,9 +138,16 @@ def pretrain(
         cache=cache_decoded,
         batch=per_process,
     )
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", world))  # torchrun's, on this machine
+    threads = config.thread_plan(local_processes, on_cpu=device.type == "cpu")
     loader = torch.utils.data.DataLoader(
-        stream, batch_size=per_process, num_workers=config.num_workers, pin_memory=device.type == "cuda"
+        stream,
+        batch_size=per_process,
+        num_workers=threads.workers,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=partial(worker_threads, threads=threads.per_worker) if threads.workers else None,
     )
+    limit_threads(threads.main)  # the model's share (the workers start on the first next(); own caps)
     end = config.steps if stop_after is None else min(config.steps, step + stop_after)
     started, losses = time.time(), []
     logger = JsonlWriter(out_dir / "pretrain.log.jsonl") if rank == 0 else None

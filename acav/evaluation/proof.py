@@ -25,6 +25,7 @@ import torch
 from acav.core.atomic import atomic_write_text
 from acav.core.layout import list_shards
 from acav.core.logs import get_logger
+from acav.core.threads import limit_threads
 from acav.evaluation.config import SMALL, ModelConfig, PretrainConfig
 from acav.evaluation.linear import Item, ProbeConfig, linear_probe
 from acav.evaluation.models import AudioVisualModel
@@ -98,7 +99,7 @@ def run_proof(
 ) -> list[dict]:
     """Pretrain and probe for every seed; write and return the result rows. ``threads``: torch
     intra-op threads (1 is fastest for these small models on a shared CPU)."""
-    torch.set_num_threads(threads)
+    limit_threads(threads)
     probe = probe or ProbeConfig(epochs=100, batch_size=32, train_views=2, test_clips=3, test_crops=1)
     clips = heldout_clips(heldout_dir)
     classes = 1 + max(max(c[2], c[3]) for c in clips)
@@ -127,7 +128,8 @@ def run_proof(
                 batch_size=batch_size,
                 warmup_steps=max(1, steps // 10),
                 checkpoint_every=steps,
-                num_workers=0,
+                workers=-1,
+                threads=threads,
                 seed=seed,
                 device="cpu",
                 log_every=max(1, steps // 5),

@@ -39,7 +39,7 @@ from torch.utils.data import IterableDataset
 from acav.core.decode import output_size, read_audio
 from acav.core.logs import get_logger
 from acav.core.media import MediaError
-from acav.core.threads import limit_threads
+from acav.core.threads import worker_threads
 from acav.feature_extraction.base import AudioInput, ClipError, Extractor, VisualInput
 
 log = get_logger(__name__)
@@ -275,6 +275,7 @@ def set_decode_threads(threads: int) -> None:
 
 def worker_init(_worker_id: int, threads: int = 1) -> None:
     """DataLoader ``worker_init_fn`` (bind ``threads`` with ``functools.partial``): the worker's
-    share of the thread budget for its decoder, torch, OpenMP and BLAS (``ThreadPlan.per_worker``)."""
+    share of the thread budget (``ThreadPlan.per_worker``) for its decoder and BLAS; torch and
+    OpenMP stay at 1 (:func:`acav.core.threads.worker_threads`)."""
     set_decode_threads(threads)
-    limit_threads(threads)
+    worker_threads(_worker_id, threads)

@@ -6,7 +6,7 @@ from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 from acav.core.config import ConfigError, deprecated
-from acav.core.threads import ThreadPlan, plan_threads, thread_budget
+from acav.core.threads import ThreadPlan, decoding_workers, plan_threads, thread_budget
 from acav.feature_extraction.base import AUDIO_EXTRACTORS, CROP_CHOICES, SAMPLING_CHOICES, VISUAL_EXTRACTORS
 
 CONFIG_SECTION = "feature_extraction"
@@ -144,5 +144,5 @@ class ExtractionConfig:
         elif self.workers > 0:
             workers = self.workers
         else:
-            workers = max(1, min(8, budget // 2 if on_cpu else budget))
+            workers = decoding_workers(budget, main_computes=on_cpu)
         return plan_threads(budget, workers, main_computes=on_cpu)

@@ -91,7 +91,7 @@ def test_pretraining_stopped_and_resumed_equals_one_run(clip_bank, tmp_path: Pat
         batch_size=3,
         warmup_steps=2,
         checkpoint_every=2,
-        num_workers=0,
+        workers=-1,
         device="cpu",
         shuffle_buffer=4,
         log_every=1,
@@ -125,7 +125,7 @@ def test_pretraining_with_torchrun_two_processes_on_cpu(clip_bank, tmp_path: Pat
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
         "-m", "acav", "evaluate", "pretrain", "--shards", str(shards), "--out", str(tmp_path / "run"),
         "--model", "small", "--steps", "2", "--batch-size", "4", "--warmup-steps", "1",
-        "--checkpoint-every", "1", "--num-workers", "0", "--device", "cpu", "--log-every", "1",
+        "--checkpoint-every", "1", "--workers", "-1", "--device", "cpu", "--log-every", "1",
     ]  # fmt: skip
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -146,3 +146,51 @@ def test_stream_skips_a_corrupt_clip_and_names_it(clip_bank, tmp_path: Path, cap
     samples = list(_take(iter(ClipStream(shards, TINY, seed=0, buffer=1)), 3))
     assert len(samples) == 3 and all(s[0].shape == (3, 4, 32, 32) for s in samples)
     assert "vidBROKEN000_000" in caplog.text
+
+
+def test_pretraining_workers_get_their_share_of_the_threads(clip_bank, tmp_path: Path, monkeypatch) -> None:
+    """Read back inside the real DataLoader workers: --threads 6 with 2 workers on the CPU is 2
+    threads per worker (BLAS; torch and OpenMP stay at 1 in forked workers) and 2 for the model.
+    With an OpenMP team in the workers this hung (the model had used one before they forked)."""
+    import json
+    import os
+
+    from acav.core.threads import thread_settings
+    from acav.evaluation import data
+
+    shards = tmp_path / "shards"
+    write_export_shards(shards, [(k, d) for k, d, *_ in clip_bank[:4]], per_shard=2)
+    reports = tmp_path / "threads.jsonl"
+    decode = data.decode_clip
+
+    def reporting(*args, **kwargs):
+        clip = decode(*args, **kwargs)
+        with reports.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"pid": os.getpid(), **thread_settings()}) + "\n")
+        return clip
+
+    monkeypatch.setattr(data, "decode_clip", reporting)  # the workers are forked: they run it
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    before = torch.get_num_threads()
+    config = PretrainConfig(model="small", steps=1, batch_size=2, warmup_steps=1, checkpoint_every=1,
+                            device="cpu", shuffle_buffer=2, workers=2, threads=6)  # fmt: skip
+    try:
+        pretrain(shards, tmp_path / "run", config, TINY)
+        assert torch.get_num_threads() == 2  # the model's share
+    finally:
+        torch.set_num_threads(before)
+    seen = [json.loads(line) for line in reports.read_text(encoding="utf-8").splitlines()]
+    assert seen and os.getpid() not in {r["pid"] for r in seen}
+    for report in seen:
+        pools = report["pools"]
+        assert report["torch"] == 1 and {v for n, v in pools.items() if n.startswith("openmp")} == {1}, report
+        assert {v for n, v in pools.items() if n.startswith("openblas")} == {2}, report
+
+
+def test_pretrain_workers_follow_the_common_convention() -> None:
+    assert PretrainConfig(num_workers=0).workers == -1  # the former spelling: 0 was "no workers"
+    assert PretrainConfig(num_workers=3).workers == 3
+    assert PretrainConfig(workers=-1, threads=4).thread_plan(1, on_cpu=True).main == 4
+    auto = PretrainConfig(threads=8).thread_plan(2, on_cpu=False)  # 2 GPUs: 4 threads per process
+    assert (auto.workers, auto.per_worker) == (4, 1)
