@@ -66,8 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gen.add_argument(
         "--workers",
         type=int,
-        default=None,
-        help="videos rendered and encoded at a time (default: CPU count, at most 4); "
+        default=0,
+        help="videos rendered and encoded at a time; 0 = auto (the available cores, at most 4); "
         "does not change the output",
     )
     add_config_arguments(gen, DemoConfig)

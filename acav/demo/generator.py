@@ -21,6 +21,7 @@ from acav.core.atomic import atomic_write_bytes, atomic_write_json, remove_stale
 from acav.core.encode import encode_mp4
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
+from acav.core.threads import available_cores
 from acav.demo.ground_truth import GROUND_TRUTH_JSON, GROUND_TRUTH_TSV, build_ground_truth, ground_truth_tsv
 from acav.demo.metadata import build_rows, metadata_tsv_bytes
 from acav.demo.plan import DemoConfig, VideoPlan, make_plan
@@ -135,17 +136,22 @@ def write_video(path: Path, plan: VideoPlan, config: DemoConfig) -> None:
 
 
 def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """Auto ``--workers``: the available cores, at most 4."""
+    return max(1, min(4, available_cores()))
 
 
 def generate(
-    data_dir: str | os.PathLike[str], config: DemoConfig, force: bool = False, workers: int | None = None
+    data_dir: str | os.PathLike[str], config: DemoConfig, force: bool = False, workers: int = 0
 ) -> GenerateResult:
     """Generate (or resume, or skip) the demo in ``data_dir``; raises :class:`DemoError` on refusal.
 
-    ``workers`` videos are rendered and encoded at a time (default: CPU count, at most 4).
+    ``workers`` videos are rendered and encoded at a time (0 = auto: the available cores, at most 4).
+    Each encoder keeps x264's own thread count, so that the videos are the same for any ``workers``
+    (x264's output depends on its thread count).
     """
-    workers = default_workers() if workers is None else workers
+    if workers < 0:
+        raise DemoError(f"--workers must be >= 0 (0 = auto), got {workers}")
+    workers = workers or default_workers()
     started = time.perf_counter()
     try:
         config.validate()
@@ -203,7 +209,7 @@ def generate(
     # Threads suffice: each video's encoder is its own ffmpeg process and numpy releases the GIL
     # while rendering. Every video's content depends on its plan alone, so order does not matter.
     with (
-        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+        ThreadPoolExecutor(max_workers=workers) as pool,
         progress(total=len(pending), desc="demo videos", unit="video") as bar,
     ):
         futures = [

@@ -192,3 +192,14 @@ def test_demo_data_dir_defaults_to_data_demo_not_data(monkeypatch: pytest.Monkey
     assert build_parser("filter").parse_args(["filter"]).data_dir is None  # other commands: unchanged
     monkeypatch.setenv("DATA_DIR", "/some/where")
     assert build_parser("demo").parse_args(["demo", "generate"]).data_dir == Path("/some/where")
+
+
+def test_workers_follow_the_common_convention(tmp_path: Path):
+    import os
+
+    from acav.demo.generator import default_workers
+
+    assert default_workers() == max(1, min(4, len(os.sched_getaffinity(0))))  # 0 = auto
+    with pytest.raises(DemoError, match="--workers must be >= 0"):
+        generate(tmp_path / "demo", DemoConfig(), workers=-1)
+    assert not (tmp_path / "demo").exists()  # refused before any work
