@@ -77,7 +77,7 @@ def interleaved(variants: dict[str, Measure], rounds: int) -> dict[str, tuple[fl
 
 
 # --- stage 4 -----------------------------------------------------------------------------------
-def extract_variants(tmp: Path, old_tree: Path, clips: int, seconds: float) -> dict[str, Measure]:
+def extract_variants(tmp: Path, old_tree: Path, clips: int, seconds: float, batch: int) -> dict[str, Measure]:
     from feature_extraction import make_data
 
     data = tmp / "extract"
@@ -85,7 +85,7 @@ def extract_variants(tmp: Path, old_tree: Path, clips: int, seconds: float) -> d
     empty = tmp / "no_weights"
     empty.mkdir()
     common = ["--data-dir", str(data), "--device", "cpu", "--overwrite", "--allow-random-weights",
-              "--weights-dir", str(empty)]  # fmt: skip
+              "--weights-dir", str(empty), "--batch-size", str(batch)]  # fmt: skip
     return {
         "ours, default (auto workers)": lambda: run_acav(ROOT, ["extract", *common], tmp),
         "ours, --workers 2": lambda: run_acav(ROOT, ["extract", *common, "--workers", "2"], tmp),
@@ -167,8 +167,14 @@ def main() -> None:
                         choices=["extract", "filter", "segment"])  # fmt: skip
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline", default=BASELINE)
-    parser.add_argument("--clips", type=int, default=4, help="stage 4: clips in the shard")
+    parser.add_argument("--clips", type=int, default=12, help="stage 4: clips in the shard")
     parser.add_argument("--seconds", type=float, default=4.0, help="stage 4: seconds per clip")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="stage 4: clips per model call (below --clips: decoding overlaps)",
+    )
     parser.add_argument("--lines", type=int, default=100_000, help="stage 1: metadata lines")
     parser.add_argument("--videos", type=int, default=3, help="stage 3: videos of ~53 s")
     parser.add_argument("--workers", type=int, default=2, help="stage 3: --workers")
@@ -182,13 +188,13 @@ def main() -> None:
         (tmp / "baseline").mkdir()
         old_tree = baseline_tree(args.baseline, tmp / "baseline")
         titles = {
-            "extract": f"stage 4: acav extract, {args.clips} clips of {args.seconds:g} s (320x240), SlowFast + "
-            "VGGish with random weights, CPU device",
+            "extract": f"stage 4: acav extract, {args.clips} clips of {args.seconds:g} s (320x240) in batches of "
+            f"{args.batch_size}, SlowFast + VGGish with random weights, CPU device",
             "filter": f"stage 1: acav filter, {args.lines} generated metadata lines",
             "segment": f"stage 3: acav segment, {args.videos} generated videos of ~53 s",
         }
         stages = {
-            "extract": lambda: extract_variants(tmp, old_tree, args.clips, args.seconds),
+            "extract": lambda: extract_variants(tmp, old_tree, args.clips, args.seconds, args.batch_size),
             "filter": lambda: filter_variants(tmp, args.lines),
             "segment": lambda: segment_variants(tmp, old_tree, args.videos, args.workers),
         }
