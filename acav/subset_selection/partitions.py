@@ -58,6 +58,7 @@ class Partition:
     labels: np.ndarray  # (N, D) cluster ids
     clips: list[ShardClips]  # per source shard, in order: which clips (rows of labels) it gave
     ncentroids: int
+    from_companions: int = 0  # shards read from their columnar companion instead of the pickle
 
     @property
     def size(self) -> int:
@@ -242,9 +243,9 @@ def _rows_slow(
 
 def _read_shard(
     path: Path, clusterings: list[Clustering] | None, ncentroids: int | None, report: LoadReport
-) -> tuple[list[Clustering] | None, np.ndarray | None, ShardClips | None] | None:
-    """``(partition clusterings, label block or None if no usable row, clips)`` of one shard;
-    None if the shard cannot be read (recorded in ``report``).
+) -> tuple[list[Clustering] | None, np.ndarray | None, ShardClips, bool] | None:
+    """``(partition clusterings, label block or None if no usable row, clips, read from the
+    companion)`` of one shard; None if the shard cannot be read (recorded in ``report``).
 
     The columnar companion is used when it matches the pickle; otherwise the pickle is parsed, column
     by column for a regular shard, row by row (naming every bad row) for any other.
@@ -253,7 +254,7 @@ def _read_shard(
     if columns is not None:
         fitted = _block(columns, clusterings, ncentroids)
         if fitted is not None:
-            return fitted[0], fitted[1], _shard_clips(columns, path.stem)
+            return fitted[0], fitted[1], _shard_clips(columns, path.stem), True
     try:
         records = safe_load(path)
     except Exception as exc:  # corrupt, truncated or hostile: skip the shard, keep going
@@ -265,11 +266,11 @@ def _read_shard(
     columns = parse_columns(records)
     fitted = _block(columns, clusterings, ncentroids) if columns is not None else None
     if columns is not None and fitted is not None:
-        return fitted[0], fitted[1], _shard_clips(columns, path.stem)
+        return fitted[0], fitted[1], _shard_clips(columns, path.stem), False
     clusterings, rows, shard_clips = _rows_slow(records, path, clusterings, ncentroids, report)
     if not rows:
-        return clusterings, None, shard_clips
-    return clusterings, narrowest_uint(np.asarray(rows, dtype=np.int64)), shard_clips
+        return clusterings, None, shard_clips, False
+    return clusterings, narrowest_uint(np.asarray(rows, dtype=np.int64)), shard_clips, False
 
 
 def load_partition(
@@ -284,12 +285,14 @@ def load_partition(
     blocks: list[np.ndarray] = []
     clips: list[ShardClips] = []
     shard_names: list[str] = []
+    from_companions = 0
     for path in paths:
         parsed = _read_shard(path, clusterings, ncentroids, report)
         if parsed is None:
             continue
-        clusterings, block, shard_clips = parsed
+        clusterings, block, shard_clips, companion = parsed
         shard_names.append(path.stem)
+        from_companions += companion
         if block is None:
             continue
         blocks.append(block)
@@ -302,7 +305,7 @@ def load_partition(
     count = int(ncentroids) if ncentroids is not None else top + 1
     dtype = np.uint8 if count <= 256 else np.uint16 if count <= 65536 else np.int32
     labels = np.concatenate(blocks).astype(dtype, copy=False)
-    return Partition(name, number, shard_names, clusterings, labels, clips, count)
+    return Partition(name, number, shard_names, clusterings, labels, clips, count, from_companions)
 
 
 def iter_partitions(

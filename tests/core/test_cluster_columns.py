@@ -84,7 +84,7 @@ def test_a_rewritten_pickle_is_read_from_the_pickle(tmp_path: Path):
     assert read_companion(path, LIMIT) is None
     report = LoadReport()
     part = load_partition("p", 0, [path], report)
-    assert part is not None and report.problems == []
+    assert part is not None and report.problems == [] and part.from_companions == 0
     assert part.labels[0].tolist() == [3, 9, 2]  # canonical order: m_a/layer_0, then m_v layers
 
 
@@ -137,13 +137,16 @@ def test_matching_companion_is_read_without_unpickling(tmp_path: Path, monkeypat
     write_cluster_shards(layout, data, 20, log_name=None)
     paths = sorted(layout.clusters_dir.glob("shard-*.pkl"))
     assert [columns_path(p).exists() for p in paths] == [True, True, True]
-    with_pickles = load_partition("p", 0, paths, LoadReport())
+    with monkeypatch.context() as m:
+        m.setattr(partitions, "read_companion", lambda *args: None)
+        with_pickles = load_partition("p", 0, paths, LoadReport())
 
     def refuse(path):
         raise AssertionError(f"unpickled {path}")
 
     monkeypatch.setattr(partitions, "safe_load", refuse)
     from_companions = load_partition("p", 0, paths, LoadReport())
+    assert (with_pickles.from_companions, from_companions.from_companions) == (0, 3)
     assert np.array_equal(from_companions.labels, data.labels)
     assert from_companions.clusterings == with_pickles.clusterings
     everything = np.arange(50)
