@@ -1,7 +1,8 @@
 """Benchmark: the thread budget under a concurrent load, stage by stage, as whole ``acav`` processes.
 
     nice python benchmarks/threads.py                                  # stages 4, 1 and 3, 2 rounds
-    nice python benchmarks/threads.py --stages extract --rounds 3 --clips 6
+    nice python benchmarks/threads.py --stages extract --rounds 2 --clips 32 --batch-size 16
+    nice python benchmarks/threads.py --stages model --rounds 2
 
 While a busy-loop process keeps one core occupied, each variant below runs as a whole ``acav``
 command (a fresh process; wall seconds, and CPU seconds of it and all its workers and ffmpeg
@@ -17,6 +18,8 @@ machine hits all alike; the table gives the best wall time and the least CPU tim
 * ``filter`` (stage 1): this tree with ``--workers 1`` and ``--workers 2``.
 * ``segment`` (stage 3, ``--workers 2``): this tree against ``--baseline`` (each worker's decoder
   and each ffmpeg cut sized to all cores there).
+* ``model`` (not run by default): SlowFast's forward alone with 1 and 2 torch threads, in this
+  process (torch picks a slower convolution path on one thread for batches below 16).
 
 The baseline is the ``acav`` package of ``--baseline`` extracted with ``git archive``. Nothing is
 downloaded: the models get an empty weights directory and ``--allow-random-weights``.
@@ -147,6 +150,36 @@ def segment_variants(tmp: Path, old_tree: Path, videos: int, workers: int) -> di
     }
 
 
+# --- stage 4's model alone: torch threads ------------------------------------------------------
+def model_variants(tmp: Path, batches: list[int]) -> dict[str, Measure]:
+    """SlowFast's forward (random weights) on ``batch`` clips with 1 and with 2 torch threads, in
+    this process: torch's convolution takes its native path instead of oneDNN for kernels whose last
+    two sizes are 1 (SlowFast's 1x1x1 and 3x1x1) when it runs on one thread and the batch is < 16."""
+    import numpy as np
+    import torch
+
+    from acav.feature_extraction.base import VISUAL, ExtractorOptions, create_extractor
+
+    options = ExtractorOptions(weights_dir=tmp / "no_weights_model", allow_random_weights=True)
+    model = create_extractor("slowfast_r50", options, VISUAL)
+    model.load(torch.device("cpu"))
+    frames = np.random.default_rng(0).integers(0, 256, (32, 256, 256, 3), dtype=np.uint8)
+    clip = model.prepare(frames)
+
+    def run(batch: int, threads: int) -> tuple[float, float]:
+        torch.set_num_threads(threads)
+        cpu, wall = time.process_time(), time.perf_counter()
+        model.forward([clip] * batch)
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    model.forward([clip])  # warm-up
+    return {
+        f"batch {batch}, {threads} torch thread(s)": (lambda b=batch, t=threads: run(b, t))
+        for batch in batches
+        for threads in (1, 2)
+    }
+
+
 def print_table(stage: str, results: dict[str, tuple[float, float]]) -> None:
     reference_wall, reference_cpu = next(iter(results.values()))
     print(
@@ -164,7 +197,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--stages", nargs="+", default=["extract", "filter", "segment"],
-                        choices=["extract", "filter", "segment"])  # fmt: skip
+                        choices=["extract", "filter", "segment", "model"])  # fmt: skip
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--baseline", default=BASELINE)
     parser.add_argument("--clips", type=int, default=12, help="stage 4: clips in the shard")
@@ -174,6 +207,9 @@ def main() -> None:
         type=int,
         default=4,
         help="stage 4: clips per model call (below --clips: decoding overlaps)",
+    )
+    parser.add_argument(
+        "--model-batches", type=int, nargs="+", default=[4, 16], help="model: SlowFast batch sizes"
     )
     parser.add_argument("--lines", type=int, default=100_000, help="stage 1: metadata lines")
     parser.add_argument("--videos", type=int, default=3, help="stage 3: videos of ~53 s")
@@ -192,11 +228,13 @@ def main() -> None:
             f"{args.batch_size}, SlowFast + VGGish with random weights, CPU device",
             "filter": f"stage 1: acav filter, {args.lines} generated metadata lines",
             "segment": f"stage 3: acav segment, {args.videos} generated videos of ~53 s",
+            "model": "stage 4's model alone: SlowFast forward (random weights) in this process",
         }
         stages = {
             "extract": lambda: extract_variants(tmp, old_tree, args.clips, args.seconds, args.batch_size),
             "filter": lambda: filter_variants(tmp, args.lines),
             "segment": lambda: segment_variants(tmp, old_tree, args.videos, args.workers),
+            "model": lambda: model_variants(tmp, args.model_batches),
         }
         for stage in args.stages:
             variants = stages[stage]()  # data made before the load starts
