@@ -81,6 +81,15 @@ def _grid_means(planes: np.ndarray, grid: int) -> np.ndarray:
     return (sums / counts).reshape(len(planes), -1)
 
 
+def _sad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum of absolute differences of each pair of uint8 planes ``a[i]``, ``b[i]`` (exact integers).
+
+    ``max - min`` stays in uint8 (no widening copy): 8x faster than ``abs(diff)`` in int16."""
+    difference = np.maximum(a, b)
+    difference -= np.minimum(a, b)
+    return difference.reshape(len(difference), -1).sum(axis=1, dtype=np.int64)
+
+
 class _FrameBatch:
     """Sampled planes of consecutive same-size frames, scored and fingerprinted together.
 
@@ -113,26 +122,24 @@ class _FrameBatch:
     def flush(self) -> None:
         if not self.count:
             return
-        luma8, u, v = (p[: self.count] for p in self.planes)
-        luma = luma8.astype(np.int16)
-        if self.prev is not None and self.prev.shape == luma.shape[1:]:
-            compared = np.concatenate([self.prev[None], luma])
-        else:
-            compared = luma  # first frame (or a size change: scdet does not compare then)
-        sad = np.abs(np.diff(compared, axis=0)).sum(axis=(1, 2))
+        luma, u, v = (p[: self.count] for p in self.planes)
+        sad = _sad(luma[1:], luma[:-1])
+        compared = self.prev is not None and self.prev.shape == luma.shape[1:]
+        if compared:  # not for the first frame (or after a size change: scdet does not compare then)
+            sad = np.concatenate([_sad(luma[:1], self.prev[None]), sad])
         mafd = sad.astype(np.float64) * 100.0 / luma[0].size / 256.0
         before = np.concatenate([[self.prev_mafd], mafd[:-1]])
         scores = np.clip(np.minimum(mafd, np.abs(mafd - before)), 0.0, 100.0)
-        if len(compared) == len(luma):
+        if not compared:
             scores = np.concatenate([[0.0], scores])
         if len(mafd):
             self.prev_mafd = float(mafd[-1])
         self.scores.append(scores)
         cells = np.concatenate(
-            [_grid_means(luma8, self.grid), _grid_means(u, self.grid), _grid_means(v, self.grid)], axis=1
+            [_grid_means(luma, self.grid), _grid_means(u, self.grid), _grid_means(v, self.grid)], axis=1
         )
         self.prints.append(np.rint(cells).astype(np.uint8))
-        self.prev = luma[-1]
+        self.prev = luma[-1].copy()  # the batch buffer is reused
         self.count = 0
 
 

@@ -8,6 +8,7 @@ import pytest
 from acav.clip_segmentation.candidates import centred_window
 from acav.clip_segmentation.cutter import cut_clip, format_seconds_floor, scale_filter
 from acav.clip_segmentation.scores import analyse_video
+from acav.clip_segmentation.validate import clip_problem, stream_spans
 from acav.core.decode import read_video_frames
 from acav.core.encode import encode_mp4
 from acav.core.media import probe_media
@@ -76,5 +77,10 @@ def test_copy_mode_keeps_the_packets_and_starts_at_the_frame_for_edit_list_reade
     assert float(got.frames[0].mean()) == pytest.approx(float(src.frames[window.first].mean()), abs=1.5)
     assert 250 <= len(got.times) <= 250 + 48  # may run on to the next packet boundary
     assert probe_media(clip).has_audio
+    # The stage's check counts only what the edit list shows: 10 s (+ the B-frame run of the last
+    # packets), not the 0.6 s of the GOP before the start that the file also holds.
+    spans = stream_spans(clip)
+    assert 10.0 <= spans["video"] <= 10.0 + 4 / fps and 9.9 <= spans["audio"] <= 10.1
+    assert clip_problem(clip, 10.0, with_audio=True) is None
     with pytest.raises(ValueError, match="cut mode"):
         cut_clip(source, tmp_path / "x.mp4", 1.0, 10.0, mode="smart")
