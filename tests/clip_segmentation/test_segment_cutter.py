@@ -9,7 +9,7 @@ from acav.clip_segmentation.candidates import centred_window
 from acav.clip_segmentation.cutter import cut_clip, format_seconds_floor, scale_filter
 from acav.clip_segmentation.scores import analyse_video
 from acav.clip_segmentation.validate import clip_problem, stream_spans
-from acav.core.decode import read_video_frames
+from acav.core.decode import read_audio, read_video_frames
 from acav.core.encode import encode_mp4
 from acav.core.media import probe_media
 
@@ -84,3 +84,24 @@ def test_copy_mode_keeps_the_packets_and_starts_at_the_frame_for_edit_list_reade
     assert clip_problem(clip, 10.0, with_audio=True) is None
     with pytest.raises(ValueError, match="cut mode"):
         cut_clip(source, tmp_path / "x.mp4", 1.0, 10.0, mode="smart")
+
+
+@pytest.mark.parametrize(("start", "mode"), [(13.3333, "fast"), (7.5, "fast"), (13.3333, "accurate")])
+def test_clip_audio_starts_at_the_requested_sample(tmp_path, start, mode):
+    """``fast`` copies the audio packets (the edit list hides the samples before the start): the
+    clip's decoded sound is the source's own samples from the start on; ``accurate`` re-encodes it."""
+    rate = 16000
+    noise = (0.3 * np.random.default_rng(0).standard_normal(25 * rate)).astype(np.float32)
+    frames = (np.full((48, 64, 3), (i * 7) % 256, dtype=np.uint8) for i in range(625))
+    source = tmp_path / "source.mp4"
+    encode_mp4(source, frames, width=64, height=48, fps=25.0, audio=noise, sample_rate=rate, gop=48)
+    clip = cut_clip(source, tmp_path / "clip.mp4", start, 10.0, mode=mode)
+    got = read_audio(clip, sample_rate=rate)
+    want = read_audio(source, sample_rate=rate)
+    first = int(round(start * rate))
+    assert abs(len(got) - 10 * rate) <= 1024  # up to one AAC frame more
+    lags = range(-2000, 2001)
+    best = max(lags, key=lambda lag: float(np.dot(got[:8000], want[first + lag : first + lag + 8000])))
+    assert best == 0
+    correlation = np.corrcoef(got[:8000], want[first : first + 8000])[0, 1]
+    assert correlation > (0.9999 if mode == "fast" else 0.98)  # AAC at 128k on white noise: 0.988
