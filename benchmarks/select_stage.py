@@ -6,12 +6,15 @@
 For each size it writes synthetic cluster shards (10 clusterings = 2 models x 5 layers, 32
 centroids, 1000 clips per shard, with the video shard json metadata; kept under
 ``data/bench_select/`` and reused), then runs ``python -m acav select`` as a subprocess on them,
-once with this tree and once with the tree of ``--baseline`` (extracted with ``git archive`` into
-a temporary directory), and reports each process's CPU time (user + system) and peak resident
+three times: this tree as stage 5 leaves the data (each cluster shard with its columnar
+``.labels.npz`` companion), this tree on the pickles alone (a mirror directory of symlinks without
+the companions: what a user with cluster shards from the original release or an older version
+gets), and the tree of ``--baseline`` (extracted with ``git archive`` into a temporary directory);
+it reports each process's CPU time (user + system) and peak resident
 memory (the process's own VmHWM; CPU from ``os.wait4``). Both run on one thread (OMP/BLAS/numba threads = 1), with the default
 options (ratio 0.2, batch 20, top 4, combination pairing, backend auto = the CPU loop without a
 GPU). Both trees are warmed up on a tiny dataset first so that numba's on-disk cache is compiled
-before timing. The two output.csv files must be byte-identical; the script stops if they are not.
+before timing. The output.csv files must be byte-identical; the script stops if they are not.
 """
 
 from __future__ import annotations
@@ -106,6 +109,22 @@ def run_select(tree: Path, data: Path, output: Path) -> tuple[float, float, floa
     return usage.ru_utime + usage.ru_stime, rss, wall
 
 
+def pickles_only(data: Path) -> Path:
+    """A mirror of ``data`` without the cluster shards' columnar companions (symlinks to the rest)."""
+    mirror = data.with_name(f"{data.name}-pickles")
+    if (mirror / "complete").exists():
+        return mirror
+    if mirror.exists():
+        shutil.rmtree(mirror)
+    (mirror / "clusters").mkdir(parents=True)
+    for path in (data / "clusters").iterdir():
+        if path.suffix in (".pkl", ".json"):  # not the .labels.npz companions
+            (mirror / "clusters" / path.name).symlink_to(path.resolve())
+    (mirror / "videos").symlink_to((data / "videos").resolve(), target_is_directory=True)
+    (mirror / "complete").write_text("ok\n")
+    return mirror
+
+
 def unpickle_cost(data: Path, shards: int = 20) -> float:
     """Microseconds of CPU per clip to unpickle ``shards`` cluster shards now: a yardstick of how
     fast the (shared) machine is at the moment, since CPU time too inflates under heavy contention."""
@@ -136,14 +155,22 @@ def main() -> None:
         for tree in (ROOT, old_tree):  # compile numba's cache for both trees before timing
             run_select(tree, warm, Path(tmp) / "warm.csv")
         print(f"acav select, whole process, one thread; baseline = {args.baseline}")
+        print("ours = companions read (stage 5's output); pickles = ours on the pickles alone")
         print(
-            f"{'clips':>11} {'ours CPU s':>10} {'ours MiB':>9} {'base CPU s':>10} {'base MiB':>9} {'CPU ratio':>9}"
+            f"{'clips':>11} {'ours CPU s':>10} {'ours MiB':>9} {'pickles s':>10} {'pickles MiB':>11}"
+            f" {'base CPU s':>10} {'base MiB':>9} {'CPU ratio':>9}"
         )
         for n in args.sizes:
             data = make_data(args.data, n, args.shard_size)
             ours_csv = Path(tmp) / f"ours-{n}.csv"
             cpu, rss, _ = run_select(ROOT, data, ours_csv)
-            line = f"{n:>11,} {cpu:>10.2f} {rss:>9.0f}"
+            plain_csv = Path(tmp) / f"pickles-{n}.csv"
+            plain_cpu, plain_rss, _ = run_select(ROOT, pickles_only(data), plain_csv)
+            if plain_csv.read_bytes() != ours_csv.read_bytes():
+                raise SystemExit(
+                    f"output.csv from the pickles alone differs from the companions' at {n} clips"
+                )
+            line = f"{n:>11,} {cpu:>10.2f} {rss:>9.0f} {plain_cpu:>10.2f} {plain_rss:>11.0f}"
             if n <= args.baseline_max:
                 base_csv = Path(tmp) / f"base-{n}.csv"
                 base_cpu, base_rss, _ = run_select(old_tree, data, base_csv)
@@ -152,6 +179,7 @@ def main() -> None:
                 line += f" {base_cpu:>10.2f} {base_rss:>9.0f} {base_cpu / cpu:>8.1f}x  (output.csv identical)"
             else:
                 line += f" {'-':>10} {'-':>9} {'-':>9}  (baseline not run above --baseline-max)"
+            line += f"; companions {plain_cpu / cpu:.1f}x the pickles"
             print(line, flush=True)
             print(
                 f"{'':>11} ours: {1e6 * cpu / n:.2f} us CPU per clip; yardstick: unpickling costs "

@@ -17,7 +17,7 @@ import torch
 
 from acav.clustering.centroids import ClusteringSet, transform
 from acav.clustering.features import SIDES, ClusterKey, ShardBlock, load_block
-from acav.core.atomic import atomic_write_pickle
+from acav.core.cluster_columns import write_cluster_shard
 
 
 @dataclass
@@ -117,7 +117,7 @@ class Assigner:
         block = load_block(feature_path, self.keys, self.dims)
         labels, inertia = self.labels(block)
         rows = self.cluster_rows(block, labels)
-        atomic_write_pickle(output_path, rows)
+        write_cluster_shard(output_path, rows)  # + its columnar companion for stage 6
         return ShardResult(
             shard_name=block.shard_name, clips=len(rows), skipped=block.skipped, inertia=inertia
         )

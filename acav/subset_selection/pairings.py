@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 PAIRINGS = ("combination", "bipartite", "diagonal")
-MODALITIES = ("video", "audio")
 
 
 @dataclass(frozen=True, order=True)

@@ -19,16 +19,15 @@ import numbers
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import chain, repeat
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 
+from acav.core.cluster_columns import MODALITIES, ShardColumns, narrowest_uint, parse_columns, read_companion
 from acav.core.layout import list_shards, shard_index
 from acav.core.logs import get_logger
-from acav.core.safe_pickle import safe_load
-from acav.subset_selection.pairings import MODALITIES, Clustering, sort_clusterings
+from acav.core.safe_pickle import max_file_bytes, safe_load
+from acav.subset_selection.pairings import Clustering, sort_clusterings
 
 log = get_logger(__name__)
 
@@ -59,6 +58,7 @@ class Partition:
     labels: np.ndarray  # (N, D) cluster ids
     clips: list[ShardClips]  # per source shard, in order: which clips (rows of labels) it gave
     ncentroids: int
+    from_companions: int = 0  # shards read from their columnar companion instead of the pickle
 
     @property
     def size(self) -> int:
@@ -179,87 +179,31 @@ def _is_shard_name(name: str) -> bool:
     return Path(name).name == name and "." not in name
 
 
-def _smallest_uint(values: np.ndarray) -> np.ndarray:
-    """The same ids in the narrowest unsigned dtype (keeps a partition's label matrix small)."""
-    top = int(values.max()) if values.size else 0
-    return values.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int64)
+def _shard_clips(columns: ShardColumns, stem: str) -> ShardClips:
+    """(shard, filename) of each clip; a row's invalid or missing ``shard_name`` becomes the file's stem."""
+    own = {s: s if isinstance(s, str) and _is_shard_name(s) else stem for s in columns.shard_values}
+    if len(own) == 1:
+        shard: str | list[str] = next(iter(own.values()))
+    else:
+        shard = [own[s] for s in columns.raw_shards()]
+    return ShardClips(shard, columns.names, columns.count)
 
 
-def _columns_fast(
-    records: list, stem: str, clusterings: list[Clustering] | None, ncentroids: int | None
-) -> tuple[dict[Clustering, np.ndarray], ShardClips] | None:
-    """Parse a shard column by column when every row is valid and laid out alike.
-
-    About 20x cheaper per clip than :func:`_row_labels` (C-level ``map``/``itemgetter`` passes, one
-    per field). Returns None as soon as anything differs from the common case (a bad or missing
-    field, another layout, numpy scalars, an id >= ``ncentroids``, clusterings that differ from the
-    partition's); the caller then parses that shard row by row, which names every bad row. Accepted
-    shards give exactly what the row-by-row parse gives.
-    """
-    try:
-        if not records or set(map(type, records)) != {dict}:
-            return None
-        names = list(map(itemgetter("filename"), records))
-        if set(map(type, names)) != {str} or not all(names) or not all(map(str.isprintable, names)):
-            return None
-        shards = list(map(dict.get, records, repeat("shard_name")))
-        if not set(map(type, shards)) <= {str, type(None)}:
-            return None
-        own = {s: s if isinstance(s, str) and _is_shard_name(s) else stem for s in set(shards)}
-        shard = next(iter(own.values())) if len(own) == 1 else [own[s] for s in shards]
-        columns: dict[Clustering, np.ndarray] = {}
-        for modality in MODALITIES:
-            if not _modality_columns(records, modality, ncentroids, columns):
-                return None
-    except (KeyError, IndexError, TypeError):  # a missing key or entry: let the row-by-row parse say which
+def _block(
+    columns: ShardColumns, clusterings: list[Clustering] | None, ncentroids: int | None
+) -> tuple[list[Clustering], np.ndarray] | None:
+    """The shard's label matrix in the partition's column order; None if the shard needs the
+    row-by-row parse (other clusterings than the partition's, or an id >= ``ncentroids``)."""
+    found = [Clustering(*key) for key in columns.keys]
+    order = clusterings or sort_clusterings(found)
+    if set(found) != set(order):
         return None
-    if not columns or (clusterings is not None and set(columns) != set(clusterings)):
+    if ncentroids is not None and int(columns.labels.max()) >= ncentroids:
         return None
-    return columns, ShardClips(shard, "\n".join(names), len(names))
-
-
-def _modality_columns(
-    records: list, modality: str, ncentroids: int | None, columns: dict[Clustering, np.ndarray]
-) -> bool:
-    """Add one modality's id columns to ``columns``; False if the shard needs the row-by-row parse."""
-    entries_of = list(map(dict.get, records, repeat(f"{modality}_assignments")))
-    kinds = set(map(type, entries_of))
-    if kinds == {type(None)}:
-        return True
-    lengths = set(map(len, entries_of)) if kinds == {list} else set()
-    if len(lengths) != 1:
-        return False
-    for j in range(lengths.pop()):
-        entries = list(map(itemgetter(j), entries_of))
-        if set(map(type, entries)) != {dict}:
-            return False
-        model_keys = set(map(itemgetter("model_key"), entries))
-        arrays = list(map(itemgetter("array"), entries))
-        if len(model_keys) != 1 or set(map(type, arrays)) != {dict}:
-            return False
-        model_key = model_keys.pop()
-        layouts = set(map(tuple, arrays))
-        if type(model_key) is not str or len(layouts) != 1:
-            return False
-        layers = layouts.pop()
-        if not layers or not all(type(layer) is str for layer in layers):
-            return False
-        values = list(map(itemgetter(*layers), arrays))
-        if len(layers) == 1:
-            values = [(v,) for v in values]
-        if set(map(type, chain.from_iterable(values))) != {int}:
-            return False
-        matrix = np.array(values)
-        if matrix.dtype != np.int64 or matrix.min() < 0:
-            return False
-        if ncentroids is not None and matrix.max() >= ncentroids:
-            return False
-        for column, layer in enumerate(layers):
-            clustering = Clustering(modality, model_key, layer)
-            if clustering in columns:
-                return False
-            columns[clustering] = matrix[:, column]
-    return True
+    position = {c: i for i, c in enumerate(found)}
+    picked = [position[c] for c in order]
+    labels = columns.labels if picked == list(range(len(found))) else columns.labels[:, picked]
+    return order, labels
 
 
 def _rows_slow(
@@ -297,6 +241,38 @@ def _rows_slow(
     return clusterings, rows_out, ShardClips(shards, "\n".join(names), len(names))
 
 
+def _read_shard(
+    path: Path, clusterings: list[Clustering] | None, ncentroids: int | None, report: LoadReport
+) -> tuple[list[Clustering] | None, np.ndarray | None, ShardClips, bool] | None:
+    """``(partition clusterings, label block or None if no usable row, clips, read from the
+    companion)`` of one shard; None if the shard cannot be read (recorded in ``report``).
+
+    The columnar companion is used when it matches the pickle; otherwise the pickle is parsed, column
+    by column for a regular shard, row by row (naming every bad row) for any other.
+    """
+    columns = read_companion(path, max_file_bytes())
+    if columns is not None:
+        fitted = _block(columns, clusterings, ncentroids)
+        if fitted is not None:
+            return fitted[0], fitted[1], _shard_clips(columns, path.stem), True
+    try:
+        records = safe_load(path)
+    except Exception as exc:  # corrupt, truncated or hostile: skip the shard, keep going
+        report.add(str(path), f"shard skipped: {exc}")
+        return None
+    if not isinstance(records, list):
+        report.add(str(path), f"shard skipped: expected a list of clip dicts, found {type(records).__name__}")
+        return None
+    columns = parse_columns(records)
+    fitted = _block(columns, clusterings, ncentroids) if columns is not None else None
+    if columns is not None and fitted is not None:
+        return fitted[0], fitted[1], _shard_clips(columns, path.stem), False
+    clusterings, rows, shard_clips = _rows_slow(records, path, clusterings, ncentroids, report)
+    if not rows:
+        return clusterings, None, shard_clips, False
+    return clusterings, narrowest_uint(np.asarray(rows, dtype=np.int64)), shard_clips, False
+
+
 def load_partition(
     name: str, number: int, paths: list[Path], report: LoadReport, ncentroids: int | None = None
 ) -> Partition | None:
@@ -309,29 +285,16 @@ def load_partition(
     blocks: list[np.ndarray] = []
     clips: list[ShardClips] = []
     shard_names: list[str] = []
+    from_companions = 0
     for path in paths:
-        try:
-            records = safe_load(path)
-        except Exception as exc:  # corrupt, truncated or hostile: skip the shard, keep going
-            report.add(str(path), f"shard skipped: {exc}")
+        parsed = _read_shard(path, clusterings, ncentroids, report)
+        if parsed is None:
             continue
-        if not isinstance(records, list):
-            report.add(
-                str(path), f"shard skipped: expected a list of clip dicts, found {type(records).__name__}"
-            )
-            continue
+        clusterings, block, shard_clips, companion = parsed
         shard_names.append(path.stem)
-        fast = _columns_fast(records, path.stem, clusterings, ncentroids)
-        if fast is not None:
-            columns, shard_clips = fast
-            clusterings = clusterings or sort_clusterings(list(columns))
-            block = _smallest_uint(np.stack([columns[c] for c in clusterings], axis=1))
-        else:
-            clusterings, rows, shard_clips = _rows_slow(records, path, clusterings, ncentroids, report)
-            if not rows:
-                continue
-            block = _smallest_uint(np.asarray(rows, dtype=np.int64))
-        del records
+        from_companions += companion
+        if block is None:
+            continue
         blocks.append(block)
         clips.append(shard_clips)
     if not blocks or clusterings is None:
@@ -342,7 +305,7 @@ def load_partition(
     count = int(ncentroids) if ncentroids is not None else top + 1
     dtype = np.uint8 if count <= 256 else np.uint16 if count <= 65536 else np.int32
     labels = np.concatenate(blocks).astype(dtype, copy=False)
-    return Partition(name, number, shard_names, clusterings, labels, clips, count)
+    return Partition(name, number, shard_names, clusterings, labels, clips, count, from_companions)
 
 
 def iter_partitions(

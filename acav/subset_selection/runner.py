@@ -287,6 +287,7 @@ def _partition_entry(
         "partition": partition.name,
         "number": partition.number,
         "shards": partition.shard_names,
+        "shards_from_companions": partition.from_companions,  # the rest were unpickled
         "clips": partition.size,
         "selected": int(result.selected.size),
         "clusterings": [c.name for c in partition.clusterings],

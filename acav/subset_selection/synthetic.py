@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from acav.core.atomic import atomic_write_json, atomic_write_pickle
+from acav.core.atomic import atomic_write_json
+from acav.core.cluster_columns import write_cluster_shard
 from acav.core.layout import DataLayout, shard_name
 from acav.subset_selection.pairings import Clustering
 
@@ -93,7 +94,7 @@ def write_cluster_shards(
             metadata.append(
                 {"filename": filename, "id": filename.split("_")[0], "segment": [start, start + 10.0]}
             )
-        atomic_write_pickle(layout.cluster_shard(name), records)
+        write_cluster_shard(layout.cluster_shard(name), records)
         if write_metadata:
             atomic_write_json(layout.video_shard_json(first_shard + s), metadata)
         names.append(name)

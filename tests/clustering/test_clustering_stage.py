@@ -19,6 +19,7 @@ from acav.clustering.centroids import load_clustering_set
 from acav.clustering.config import ClusteringConfig
 from acav.clustering.kmeans import MiniBatchKMeans
 from acav.clustering.stage import run_clustering
+from acav.core.cluster_columns import read_companion
 from acav.core.safe_pickle import safe_load
 
 CLUSTERINGS = [
@@ -91,6 +92,16 @@ def test_outputs_match_formats_and_recover_clusters(data):
     }
     assert set(audio["array"]) == {"layer_0", "layer_1"} and audio["model_key"] == "layer_fake_audio"
     assert all(type(v) is int and 0 <= v < 4 for v in [*video["array"].values(), *audio["array"].values()])
+    companion = read_companion(clusters / "shard-000001.pkl", 1 << 30)  # stage 6's columnar copy
+    assert companion is not None and companion.names.split("\n") == [r["filename"] for r in rows]
+    first = {
+        (m, k, layer): int(v) for (m, k, layer), v in zip(companion.keys, companion.labels[0], strict=True)
+    }
+    assert first == {
+        (side, e["model_key"], layer): value
+        for side, e in (("video", video), ("audio", audio))
+        for layer, value in e["array"].items()
+    }
     everything = read_cluster_shards(root)
     names = sorted(truth)
     for key in CLUSTERINGS:

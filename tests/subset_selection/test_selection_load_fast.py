@@ -20,7 +20,8 @@ from acav.subset_selection.synthetic import make_assignments, write_cluster_shar
 def _load(paths, monkeypatch, slow: bool, ncentroids=None):
     with monkeypatch.context() as m:
         if slow:
-            m.setattr(partitions, "_columns_fast", lambda *args: None)
+            m.setattr(partitions, "read_companion", lambda *args: None)
+            m.setattr(partitions, "parse_columns", lambda *args: None)
         report = LoadReport()
         part = load_partition("p", 0, paths, report, ncentroids)
     return part, report.problems
