@@ -3,7 +3,7 @@
 Original, as it ran (ACAV100M release): ffmpeg ``scdet`` over the full-resolution video, one
 process per threshold try of the annealing, with the release's command line (no ``-an``: the audio
 is decoded too); every candidate clip (the centre of each long-enough shot) cut ONCE with
-``-c copy``; when there are more candidates than clips wanted, ffmpeg's ``signature`` filter
+``-c copy`` (the release's ffmpeg command, one process per clip); when there are more candidates than clips wanted, ffmpeg's ``signature`` filter
 compares every pair of those candidate files (the release's ``diversity`` sampling); the chosen
 candidates are the output clips (so the final cut is the candidate cut; the others are deleted).
 The same run also times the choice of the release's run.py default, ``diversity_greedy``: shuffle
@@ -47,13 +47,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clip_diversity import release_scdet  # noqa: E402  (the release's run_sbd: audio decoded too)
 
 from acav.clip_segmentation.config import SegmentConfig  # noqa: E402
-from acav.clip_segmentation.cutter import cut_clip  # noqa: E402
 from acav.clip_segmentation.diversity import choose_diverse  # noqa: E402
 from acav.clip_segmentation.runner import VideoTask, process_video, video_seed  # noqa: E402
 from acav.clip_segmentation.signature import signature_matches  # noqa: E402
 from acav.core.decode import read_video_frames  # noqa: E402
 from acav.core.encode import encode_mp4  # noqa: E402
-from acav.core.media import probe_media  # noqa: E402
+from acav.core.media import probe_media, run_ffmpeg  # noqa: E402
 
 WIDTH, HEIGHT, FPS = 320, 240, 25.0
 CLIP, WANTED, THRESHOLD, FACTOR = 10.0, 3, 10.0, 1.2
@@ -123,6 +122,16 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def release_cut(path: Path, out: Path, start: float) -> None:
+    """The release's extract_clip: one ffmpeg process, every stream copied, times as hh:mm:ss.ffffff."""
+
+    def hhmmss(seconds: float) -> str:
+        return f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{seconds % 3600 % 60:f}"
+
+    run_ffmpeg(["-ss", hhmmss(start), "-i", str(path), "-t", hhmmss(CLIP), "-c", "copy", "-avoid_negative_ts", "1",
+                "-reset_timestamps", "1", "-y", "-loglevel", "panic", "-map", "0", str(out)])  # fmt: skip
+
+
 def original(path: Path, video_id: str, out: Path) -> dict:
     """scdet per threshold try; each candidate cut once (-c copy); signature per candidate pair.
     ``seconds``: CPU of the scdet tries, of the pairs choice (cuts included) and of the greedy one."""
@@ -153,7 +162,7 @@ def original(path: Path, video_id: str, out: Path) -> dict:
     clock = cpu_seconds()
     files = [out / f"{video_id}_{k}.mp4" for k in range(len(starts))]
     for start, file in zip(starts, files, strict=True):
-        cut_clip(path, file, start, CLIP, mode="copy")
+        release_cut(path, file, start)
     pairs = 0
     if len(starts) > WANTED:
         sim = np.eye(len(starts)) * 1e9
@@ -188,7 +197,7 @@ def release_greedy_choice(
     def save(start: float) -> Path:
         file = out / f"{video_id}_{int(start):03d}.mp4"
         if not file.is_file():  # the release cut a clip only when its file was not there yet
-            cut_clip(path, file, start, CLIP, mode="copy")
+            release_cut(path, file, start)
         return file
 
     if len(clips) <= WANTED:

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from acav.clip_segmentation.candidates import centred_window
-from acav.clip_segmentation.cutter import cut_clip, format_seconds_floor, scale_filter
+from acav.clip_segmentation.cutter import copy_packets, cut_clip, format_seconds_floor, scale_filter
 from acav.clip_segmentation.scores import analyse_video
 from acav.clip_segmentation.validate import clip_problem, stream_spans
 from acav.core.decode import read_audio, read_video_frames
 from acav.core.encode import encode_mp4
-from acav.core.media import probe_media
+from acav.core.media import probe_media, run_ffmpeg
 
 
 def test_format_seconds_floor_never_rounds_up():
@@ -105,3 +105,39 @@ def test_clip_audio_starts_at_the_requested_sample(tmp_path, start, mode):
     assert best == 0
     correlation = np.corrcoef(got[:8000], want[first : first + 8000])[0, 1]
     assert correlation > (0.9999 if mode == "fast" else 0.98)  # AAC at 128k on white noise: 0.988
+
+
+def _packets(path) -> list[tuple]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [
+            (p.stream.type, p.pts, p.dts, p.is_keyframe, p.is_discard, bytes(p))
+            for p in container.demux()
+            if p.size
+        ]
+
+
+def test_copy_mode_writes_the_packets_of_ffmpeg_stream_copy(tmp_path):
+    """``copy`` copies the packets in-process: the same packets (times, flags, bytes) as the ffmpeg
+    command the original ran, for starts on and between keyframes, near the end, with a container
+    start offset and without audio."""
+    fps = 25.0
+    frames = (np.full((48, 64, 3), (i * 7) % 256, dtype=np.uint8) for i in range(750))
+    tone = (0.2 * np.sin(np.arange(30 * 16000) / 16000 * 2 * np.pi * 440)).astype(np.float32)
+    plain = tmp_path / "plain.mp4"
+    encode_mp4(plain, frames, width=64, height=48, fps=fps, audio=tone, sample_rate=16000, gop=48)
+    shifted = tmp_path / "shifted.mp4"
+    run_ffmpeg(["-loglevel", "error", "-i", str(plain), "-c", "copy", "-output_ts_offset", "5", str(shifted)])
+    cases = [(plain, 0.0), (plain, 7.68), (plain, 10.2), (plain, 13.3333), (plain, 25.5), (shifted, 10.2)]
+    for source, start in cases:
+        for with_audio in (True, False):
+            reference = tmp_path / "reference.mp4"
+            streams = ["-map", "0:v:0", "-map", "0:a:0"] if with_audio else ["-map", "0:v:0"]
+            run_ffmpeg(["-loglevel", "error", "-y", "-ss", format_seconds_floor(start), "-i", str(source),
+                        "-t", "10.000000", *streams, "-c", "copy", "-movflags", "+faststart", "-f", "mp4",
+                        str(reference)])  # fmt: skip
+            clip = tmp_path / "clip.mp4"
+            copy_packets(source, clip, start, 10.0, with_audio=with_audio)  # raises: no ffmpeg fallback
+            got, want = _packets(clip), _packets(reference)
+            assert len(got) > 100 and got == want, (source.name, start, with_audio)
