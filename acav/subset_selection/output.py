@@ -19,14 +19,15 @@ import json
 import math
 import numbers
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import chain, groupby, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
 import numpy as np
+import orjson
 
 from acav.core.atomic import atomic_open
 from acav.core.ids import output_id_problem
@@ -111,7 +112,7 @@ class MetadataIndex:
             self._problem(str(path), "no metadata file; its clips get id -1 and segment [-1.0, -1.0]", record)
             return none
         try:
-            rows = json.loads(path.read_text(encoding="utf-8"))
+            rows = _read_json(path)
             if not isinstance(rows, list):
                 raise TypeError("not a JSON list")
         except (OSError, ValueError, TypeError, RecursionError) as exc:
@@ -134,6 +135,16 @@ class MetadataIndex:
                 continue
             index[file_stems([row["filename"]])[0]] = i
         return ShardMetadata(rows, index, False)
+
+
+def _read_json(path: Path) -> object:
+    """The file's JSON value: orjson (faster) for what it can read, the json module for the rest
+    (NaN and Infinity literals, integers beyond 64 bits), so the result is json's."""
+    data = path.read_bytes()
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data.decode("utf-8"))
 
 
 def _all_valid(rows: list) -> bool:
@@ -176,25 +187,47 @@ def _parse_meta(row: object) -> tuple[str, list[float]] | None:
     return str(video_id), [float(segment[0]), float(segment[1])]
 
 
-def _csv_rows(
-    clips: Iterable[tuple[str, str]], metadata: MetadataIndex, missing: list[int]
-) -> Iterator[list]:
-    for shard, group in groupby(clips, key=itemgetter(0)):  # clips come shard by shard
-        found = metadata.shard(shard)
-        names = [filename for _, filename in group]
-        for filename, stem in zip(names, file_stems(names), strict=True):
-            meta = found.find(stem)
-            if meta is None:
-                missing[0] += 1
-                meta = MISSING_ID, MISSING_SEGMENT
-            yield [shard, filename, meta[0], str(meta[1])]
+# A field with none of these characters is written by the csv module as it is (QUOTE_MINIMAL).
+_NEEDS_QUOTING = re.compile(r'[,"\r\n]')
+
+
+def _shard_rows(shard: str, names: list[str], found: ShardMetadata) -> tuple[list[list[str]], int]:
+    """``[shard, filename, id, segment]`` per clip of one shard (segment: Python's str of a list of
+    two floats), and how many clips lacked metadata."""
+    metas = [found.find(stem) for stem in file_stems(names)]
+    missing = metas.count(None)
+    rows = [
+        [shard, name, *((MISSING_ID, MISSING_SEGMENT) if meta is None else meta)]
+        for name, meta in zip(names, metas, strict=True)
+    ]
+    for row in rows:
+        row[3] = str(row[3])
+    return rows, missing
+
+
+def _plain_lines(rows: list[list[str]]) -> str | None:
+    """The CSV text of ``rows`` without the csv module (about 3x cheaper) when no field but the
+    segment needs quoting, as in the common case; None otherwise."""
+    if _NEEDS_QUOTING.search("".join(chain.from_iterable(row[:3] for row in rows))):
+        return None
+    if any('"' in row[3] or "\n" in row[3] or "\r" in row[3] for row in rows):
+        return None
+    return "".join([f'{shard},{name},{video_id},"{segment}"\n' for shard, name, video_id, segment in rows])
 
 
 def write_rows(handle: IO[str], clips: Iterable[tuple[str, str]], metadata: MetadataIndex) -> int:
     """Write CSV lines for ``[(shard_name, filename)]`` in the given order; returns how many lacked metadata."""
-    missing = [0]
-    csv.writer(handle, lineterminator="\n").writerows(_csv_rows(clips, metadata, missing))
-    return missing[0]
+    missing = 0
+    writer = csv.writer(handle, lineterminator="\n")
+    for shard, group in groupby(clips, key=itemgetter(0)):  # clips come shard by shard
+        rows, lacking = _shard_rows(shard, [filename for _, filename in group], metadata.shard(shard))
+        missing += lacking
+        text = _plain_lines(rows)
+        if text is not None:
+            handle.write(text)
+        else:
+            writer.writerows(rows)
+    return missing
 
 
 def format_rows(clips: list[tuple[str, str]], metadata: MetadataIndex) -> tuple[str, int]:
@@ -214,4 +247,13 @@ def write_selection_order(path: Path, steps: Iterable[list]) -> None:
     """``SHARD_NAME,FILENAME,PARTITION,STEP`` per selected clip whose greedy step is known (the
     order clips were added within their partition, 1-based); read by ``acav export``."""
     with atomic_open(path, "w", newline="") as handle:
-        csv.writer(handle, lineterminator="\n").writerows(steps)
+        writer = csv.writer(handle, lineterminator="\n")
+        steps = iter(steps)
+        while chunk := list(islice(steps, 10_000)):
+            names = "".join(chain.from_iterable((str(row[0]), str(row[1])) for row in chunk))
+            if _NEEDS_QUOTING.search(names):
+                writer.writerows(chunk)
+            else:  # numbers never need quoting; plain names neither: the csv module's text, cheaper
+                handle.write(
+                    "".join([f"{shard},{name},{number},{step}\n" for shard, name, number, step in chunk])
+                )

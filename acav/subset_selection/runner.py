@@ -13,6 +13,7 @@ import numpy as np
 from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.config import ConfigError, config_to_dict
 from acav.core.errors import check_output_file
+from acav.core.gc_pause import gc_paused
 from acav.core.layout import DataLayout
 from acav.core.logs import get_logger, progress
 from acav.core.runlock import directory_lock
@@ -214,8 +215,9 @@ def _run_selection(layout: DataLayout, config: SelectConfig) -> dict:
             "(re-run stage 5) or --ncentroids, then re-run"
         )
     metadata = MetadataIndex(paths.videos_dir)
-    missing = write_output_csv(paths.output, chosen.in_output_order(), metadata)
-    write_selection_order(paths.output.with_suffix(".order.csv"), chosen.steps())
+    with gc_paused():  # millions of short-lived json rows, no cycles (acav/core/gc_pause.py)
+        missing = write_output_csv(paths.output, chosen.in_output_order(), metadata)
+        write_selection_order(paths.output.with_suffix(".order.csv"), chosen.steps())
     remove_stale_temps(paths.output.parent)
     summary = {
         "hostname": socket.gethostname(),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import pickle
 from pathlib import Path
 
@@ -133,3 +136,57 @@ def test_metadata_fast_and_row_by_row_agree(tmp_path: Path, monkeypatch: pytest.
     assert output.file_stems(["a.mp4", "b.c.mp4", ".mp4"]) == ["a", "b.c", ".mp4"]
     assert output._all_valid(good)  # shard 0 took the column-by-column path
     assert not output._all_valid([{"filename": "f.mp4", "id": "-f", "segment": [0, 1]}])
+
+
+def test_plain_lines_equal_the_csv_modules_and_quoting_falls_back(tmp_path: Path):
+    layout = DataLayout(tmp_path)
+    names = ["a_000.mp4", "b,c_010.mp4", 'q"x_020.mp4', "d_030.mp4"]
+    atomic_write_json(
+        layout.video_shard_json(0),
+        [{"filename": n, "id": f"v{i}", "segment": [i / 3, i / 3 + 10]} for i, n in enumerate(names)],
+    )
+    atomic_write_json(
+        layout.video_shard_json(1), [{"filename": "e_000.mp4", "id": "e", "segment": [1e-7, 2.5]}]
+    )
+    clips = [("shard-000000", names[0]), ("shard-000000", names[3]), ("shard-000001", "e_000.mp4")]
+    clips += [("shard-000001", "lost.mp4"), ("shard-000000", names[1]), ("shard-000000", names[2])]
+    text, missing = format_rows(clips, MetadataIndex(layout.videos_dir))
+    # reference: the csv module on rows built here from the json files
+    meta = {}
+    for shard in (0, 1):
+        for row in json.loads(layout.video_shard_json(shard).read_text()):
+            meta[(f"shard-{shard:06d}", row["filename"])] = (
+                row["id"],
+                str([float(x) for x in row["segment"]]),
+            )
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [shard, name, *meta.get((shard, name), ("-1", "[-1.0, -1.0]"))] for shard, name in clips
+    )
+    assert (text, missing) == (buffer.getvalue(), 1)
+    assert 'shard-000000,"b,c_010.mp4",v1,"[0.3333333333333333, 10.333333333333334]"' in text.splitlines()
+    assert 'shard-000000,"q""x_020.mp4",v2,' in text
+
+
+def test_metadata_with_json_only_literals_is_read_row_by_row(tmp_path: Path):
+    layout = DataLayout(tmp_path)
+    text = '[{"filename": "a_000.mp4", "id": "a", "segment": [NaN, 10]},\n'
+    text += ' {"filename": "b_010.mp4", "id": "b", "segment": [10, 20]},\n'
+    text += ' {"filename": "c_020.mp4", "id": "c", "segment": [1, 123456789012345678901234567890]}]\n'
+    layout.video_shard_json(0).parent.mkdir(parents=True, exist_ok=True)
+    layout.video_shard_json(0).write_text(text)
+    index = MetadataIndex(layout.videos_dir)
+    assert index.lookup("shard-000000", "b_010.mp4") == ("b", [10.0, 20.0])
+    assert index.lookup("shard-000000", "c_020.mp4") == ("c", [1.0, 1.2345678901234568e29])
+    assert index.lookup("shard-000000", "a_000.mp4") is None  # NaN: a malformed entry, named
+    assert [p["where"].rsplit(":", 1)[1] for p in index.problems] == ["0"]
+
+
+def test_selection_order_file_equals_the_csv_modules(tmp_path: Path):
+    steps = [["shard-000001", f"v{i}_000.mp4", 0, i + 1] for i in range(25_000)]
+    steps[12_345][1] = 'odd,"name".mp4'  # one chunk of 10,000 rows needs quoting
+    output.write_selection_order(tmp_path / "order.csv", iter(steps))
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(steps)
+    assert (tmp_path / "order.csv").read_text() == buffer.getvalue()
+    assert 'shard-000001,"odd,""name"".mp4",0,12346\n' in buffer.getvalue()
