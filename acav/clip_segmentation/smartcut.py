@@ -17,7 +17,7 @@ part (a) are the source frames' own, and its decoding times are moved back by th
 delay so that they stay below those of the copied part.
 
 Not every source can be cut this way; :func:`smart_cut` returns False (the caller then re-encodes
-the whole clip) when the video is not 8-bit 4:2:0 H.264 with an ``avcC`` sample entry, when no
+the whole clip) when the video is not 8-bit 4:2:0 limited-range H.264 with an ``avcC`` sample entry, when no
 keyframe lies inside the clip (or it is the first frame: then it is a plain packet copy), when the
 GOP at K is open (frames after K in decoding order shown before it), or when the re-encoded part
 does not come out frame for frame.
@@ -44,7 +44,7 @@ from acav.clip_segmentation.cutter import (
 from acav.core.media import MediaError, run_ffmpeg
 
 MICRO = Fraction(1, 1_000_000)
-SMART_FORMATS = ("yuv420p", "yuvj420p")
+SMART_FORMATS = ("yuv420p",)  # not yuvj420p: the re-encoded head would be limited range
 
 
 def avcc_parameter_sets(extradata: bytes) -> tuple[int, list[bytes]]:
