@@ -30,6 +30,7 @@ from typing import Any
 from acav.clustering.config import ClusteringConfig
 from acav.clustering.features import NothingToClusterError, key_name
 from acav.core.atomic import atomic_write_json, remove_stale_temps
+from acav.core.cluster_columns import columns_path
 from acav.core.layout import DataLayout, list_shards
 from acav.core.logs import get_logger, progress
 from acav.core.records import JsonlWriter
@@ -296,6 +297,7 @@ class ClusteringStage:
             # nothing usable: leave no empty cluster shards or log behind, so a fixed re-run starts clean
             for name in part.shards:
                 _remove(self.layout.cluster_shard(name))
+                _remove(columns_path(self.layout.cluster_shard(name)))
             log.error("partition %s: no clip could be assigned; no log written", part.name)
             part.shards = []
             return part
