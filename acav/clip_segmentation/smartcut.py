@@ -18,9 +18,10 @@ delay so that they stay below those of the copied part.
 
 Not every source can be cut this way; :func:`smart_cut` returns False (the caller then re-encodes
 the whole clip) when the video is not 8-bit 4:2:0 limited-range H.264 with an ``avcC`` sample entry, when no
-keyframe lies inside the clip (or it is the first frame: then it is a plain packet copy), when the
-GOP at K is open (frames after K in decoding order shown before it), or when the re-encoded part
-does not come out frame for frame.
+keyframe lies inside the clip (or it is the first frame: then it is a plain packet copy), when K
+is not an IDR picture (an open GOP's recovery point: its frames continue the previous GOP's
+picture order) or frames after K in decoding order are shown before it, or when the re-encoded
+part does not come out frame for frame.
 """
 
 from __future__ import annotations
@@ -63,8 +64,22 @@ def avcc_parameter_sets(extradata: bytes) -> tuple[int, list[bytes]]:
     return size, units
 
 
-def _plan(container, offset: int, end: int) -> tuple[list[int], int, int] | None:
-    """(pts of the frames shown before K, K's pts, K's reorder delay in ticks) or None."""
+def is_idr(data: bytes, size: int) -> bool:
+    """Whether the length-prefixed (``size`` bytes) H.264 access unit ``data`` holds an IDR slice
+    (NAL type 5): a picture that no later one decodes from anything before."""
+    position = 0
+    while position + size < len(data):
+        length = int.from_bytes(data[position : position + size], "big")
+        if data[position + size] & 0x1F == 5:
+            return True
+        position += size + length
+    return False
+
+
+def _plan(container, offset: int, end: int, size: int) -> tuple[list[int], int, int] | None:
+    """(pts of the frames shown before K, K's pts, K's reorder delay in ticks) or None, where K is
+    the first keyframe shown at or after the start; None unless K is an IDR picture inside the
+    clip that no frame decoded after it precedes on screen."""
     video = container.streams.video[0]
     base = video.time_base
     shift = _rescale(offset, MICRO, base)
@@ -81,8 +96,8 @@ def _plan(container, offset: int, end: int) -> tuple[list[int], int, int] | None
                 break
             continue
         if packet.is_keyframe and packet.pts >= shift:
-            if _rescale(packet.pts - shift, base, MICRO) >= end:
-                return None
+            if _rescale(packet.pts - shift, base, MICRO) >= end or not is_idr(bytes(packet), size):
+                return None  # no keyframe inside the clip, or a recovery point of an open GOP
             key, delay = packet.pts, packet.pts - (packet.dts if packet.dts is not None else packet.pts)
         elif packet.pts >= shift:
             shown.append(packet.pts)
@@ -123,7 +138,7 @@ def smart_cut(
             except MediaError:
                 return False
             offset = _micros(start) + (container.start_time or 0)
-            plan = _plan(container, offset, end)
+            plan = _plan(container, offset, end, size)
     except MediaError:
         raise
     except Exception as exc:  # PyAV raises a family of FFmpeg errors plus OSError

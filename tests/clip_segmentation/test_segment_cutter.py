@@ -181,12 +181,19 @@ def test_smart_mode_encodes_only_up_to_the_first_keyframe(tmp_path, first, copie
     assert clip_problem(clip, 10.0, with_audio=True) is None
 
 
-def test_smart_mode_re_encodes_the_whole_clip_without_a_keyframe_inside(tmp_path):
-    source = tmp_path / "one_gop.mp4"
+@pytest.mark.parametrize(
+    "x264",
+    [
+        "keyint=1000:scenecut=0",  # the only keyframe is at 0: none inside the clip
+        "open-gop=1:keyint=48:min-keyint=48:scenecut=0",  # keyframes are recovery points, not IDR
+    ],
+)
+def test_smart_mode_re_encodes_the_whole_clip_when_it_cannot_copy(tmp_path, x264):
+    source = tmp_path / "source.mp4"
     run_ffmpeg(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=30", "-f", "lavfi",
-                "-i", "sine=frequency=440:sample_rate=16000:duration=30", "-c:v", "libx264", "-g", "1000",
-                "-sc_threshold", "0", "-c:a", "aac", "-shortest", str(source)])  # fmt: skip
-    assert smart_cut(source, tmp_path / "clip.mp4", 10.2, 10.0) is False  # the only keyframe is at 0
+                "-i", "sine=frequency=440:sample_rate=16000:duration=30", "-c:v", "libx264",
+                "-x264-params", x264, "-c:a", "aac", "-shortest", str(source)])  # fmt: skip
+    assert smart_cut(source, tmp_path / "clip.mp4", 10.2, 10.0) is False
     clip = cut_clip(source, tmp_path / "clip.mp4", 10.2, 10.0, mode="smart")
     got = read_video_frames(clip, pix_fmt="gray")
     src = read_video_frames(source, pix_fmt="gray")
