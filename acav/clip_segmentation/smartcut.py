@@ -5,10 +5,11 @@ A clip of ``[start, start + length)`` whose source has a keyframe K inside it is
 then (b) the source's own packets from K on, copied as ``--cut-mode copy`` copies them, and the
 audio copied from ``start`` (the edit list hides the samples before it, as in ``fast``). So the
 clip starts at the exact frame, every frame from K on is the source's own, and only the part before
-K is encoded (on a 2 s-GOP source about a tenth of what ``accurate`` encodes). Like ``copy``, the
+K is encoded (on a 2 s-GOP source about a fifth of what ``accurate`` encodes, on average). The
 copied part stops where ``copy`` stops, less the trailing packets shown at or after the end (which
 no frame of the clip needs): the clip ends at the exact frame, unless the source orders a frame of
-the clip after a reference frame shown past the end (then that frame is kept and shown too).
+the clip after a reference frame shown past the end (then that frame is kept and shown too: up to
+the source's reorder delay, 1-2 frames).
 
 The two parts use different H.264 parameter sets: the mp4 sample entry holds the re-encoded
 part's, and the source's SPS/PPS are put in-band at K (as their NAL units, before the keyframe's),
@@ -17,8 +18,8 @@ part (a) are the source frames' own, and its decoding times are moved back by th
 delay so that they stay below those of the copied part.
 
 Not every source can be cut this way; :func:`smart_cut` returns False (the caller then re-encodes
-the whole clip) when the video is not 8-bit 4:2:0 limited-range H.264 with an ``avcC`` sample entry, when no
-keyframe lies inside the clip (or it is the first frame: then it is a plain packet copy), when K
+the whole clip) when the video is not 8-bit 4:2:0 limited-range H.264 with an ``avcC`` sample
+entry, when no keyframe lies inside the clip (or it is the first frame: then it is a plain packet copy), when K
 is not an IDR picture (an open GOP's recovery point: its frames continue the previous GOP's
 picture order) or frames after K in decoding order are shown before it, or when the re-encoded
 part does not come out frame for frame.
