@@ -19,10 +19,10 @@ delay so that they stay below those of the copied part.
 
 Not every source can be cut this way; :func:`smart_cut` returns False (the caller then re-encodes
 the whole clip) when the video is not 8-bit 4:2:0 limited-range H.264 with an ``avcC`` sample
-entry, when no keyframe lies inside the clip (or it is the first frame: then it is a plain packet copy), when K
-is not an IDR picture (an open GOP's recovery point: its frames continue the previous GOP's
-picture order) or frames after K in decoding order are shown before it, or when the re-encoded
-part does not come out frame for frame.
+entry, when no keyframe lies inside the clip (or it is the first frame: then it is a plain packet
+copy), when K is not an IDR picture (an open GOP's recovery point: its frames continue the
+previous GOP's picture order) or frames after K in decoding order are shown before it, or when the
+re-encoded part does not come out frame for frame.
 """
 
 from __future__ import annotations
