@@ -5,7 +5,7 @@ A clip of ``[start, start + length)`` whose source has a keyframe K inside it is
 then (b) the source's own packets from K on, copied as ``--cut-mode copy`` copies them, and the
 audio copied from ``start`` (the edit list hides the samples before it, as in ``fast``). So the
 clip starts at the exact frame, every frame from K on is the source's own, and only the part before
-K is encoded (on a 2 s-GOP source about a fifth of what ``accurate`` encodes, on average). The
+K is encoded (on a 2 s-GOP source a tenth of the frames ``accurate`` encodes, on average). The
 copied part stops where ``copy`` stops, less the trailing packets shown at or after the end (which
 no frame of the clip needs): the clip ends at the exact frame, unless the source orders a frame of
 the clip after a reference frame shown past the end (then that frame is kept and shown too: up to
