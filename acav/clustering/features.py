@@ -104,6 +104,7 @@ class RowsCache:
         self.used = 0
         self.hits = 0
         self._rows: dict[Path, tuple[tuple[int, int, int], list[dict[str, Any]]]] = {}
+        self._parsed: dict[Path, tuple[list[dict[str, Any]], list[ParsedClip | str]]] = {}
 
     @staticmethod
     def _identity(path: Path) -> tuple[int, int, int] | None:
@@ -119,6 +120,15 @@ class RowsCache:
             return None
         self.hits += 1
         return entry[1]
+
+    def parsed(self, path: Path, rows: list[dict[str, Any]]) -> list[ParsedClip | str] | None:
+        entry = self._parsed.get(path)
+        return entry[1] if entry is not None and entry[0] is rows else None
+
+    def keep_parsed(self, path: Path, rows: list[dict[str, Any]], parsed: list[ParsedClip | str]) -> None:
+        entry = self._rows.get(path)
+        if entry is not None and entry[1] is rows:  # only for rows kept here (the same memory)
+            self._parsed[path] = (rows, parsed)
 
     def offer(self, path: Path, rows: list[dict[str, Any]]) -> None:
         identity = self._identity(path)
@@ -204,18 +214,33 @@ class ShardBlock:
     skipped: list[tuple[str | None, str]] = field(default_factory=list)  # (filename, reason)
 
 
+def parse_rows(path: Path, rows: list[dict[str, Any]]) -> list[ParsedClip | str]:
+    """:func:`parse_clip` of every row (the reason string for a malformed one); inside
+    :func:`rows_cache` a shard kept in memory is parsed once for all passes."""
+    cache = _active_cache
+    if cache is not None and (parsed := cache.parsed(path, rows)) is not None:
+        return parsed
+    parsed: list[ParsedClip | str] = []
+    for row in rows:
+        try:
+            parsed.append(parse_clip(row))
+        except ValueError as exc:
+            parsed.append(str(exc))
+    if cache is not None:
+        cache.keep_parsed(path, rows, parsed)
+    return parsed
+
+
 def load_block(path: Path, keys: Sequence[ClusterKey], dims: dict[ClusterKey, int]) -> ShardBlock:
     """Read a shard and build the matrices for ``keys``; clips missing a key are skipped with a reason."""
     rows = read_shard_rows(path)
     kept: list[int] = []
     columns: dict[ClusterKey, list[np.ndarray]] = {key: [] for key in keys}
     skipped: list[tuple[str | None, str]] = []
-    for index, row in enumerate(rows):
-        filename = row.get("filename") if isinstance(row, dict) else None
-        try:
-            clip = parse_clip(row)
-        except ValueError as exc:
-            skipped.append((filename if isinstance(filename, str) else None, f"malformed clip: {exc}"))
+    for index, (row, clip) in enumerate(zip(rows, parse_rows(path, rows), strict=True)):
+        if isinstance(clip, str):
+            filename = row.get("filename") if isinstance(row, dict) else None
+            skipped.append((filename if isinstance(filename, str) else None, f"malformed clip: {clip}"))
             continue
         missing = [key_name(k) for k in keys if k not in clip.vectors]
         if missing:
@@ -354,10 +379,8 @@ def scan_shards(
             failed.append((path, str(exc)))
             continue
         good_paths.append(path)
-        for index, row in enumerate(rows):
-            try:
-                clip = parse_clip(row)
-            except ValueError:
+        for index, clip in enumerate(parse_rows(path, rows)):
+            if isinstance(clip, str):
                 continue  # recorded with its reason when the shard is assigned
             signature = []
             for key, vector in clip.vectors.items():

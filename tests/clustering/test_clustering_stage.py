@@ -438,12 +438,22 @@ def test_feature_cache_reads_each_shard_once_with_the_same_output(data, tmp_path
         reads.append(Path(path).name)
         return real(path, *args, **kwargs)
 
+    parsed: list[int] = []
+    real_parse = features_module.parse_clip
+
+    def counting_parse(row):
+        parsed.append(1)
+        return real_parse(row)
+
     monkeypatch.setattr(features_module, "safe_load", counting)
+    monkeypatch.setattr(features_module, "parse_clip", counting_parse)
     assert cluster(root) == 0  # cache on (auto budget)
     assert sorted(reads) == ["shard-000000.pkl", "shard-000001.pkl", "shard-000002.pkl"]
+    assert len(parsed) == 360  # each clip parsed once
     reads.clear()
+    parsed.clear()
     assert cluster(other, "--cache-mb", "-1") == 0  # off: every pass reads every shard again
-    assert len(reads) == 4 * 3  # scan, two epochs, assignment
+    assert len(reads) == 4 * 3 and len(parsed) == 4 * 360  # scan, two epochs, assignment
     for name in ("shard-000000.pkl", "shard-000001.pkl", "shard-000002.pkl"):
         assert (root / "clusters" / name).read_bytes() == (other / "clusters" / name).read_bytes()
 
