@@ -29,12 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,10 +73,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests" / "video_download"))
 
-from clip_segmentation import make_video  # noqa: E402
 from vd_helpers import LoopbackServer, Serve, Status, write_input  # noqa: E402
 
 from acav.core.media import ffmpeg_binary, run_ffmpeg  # noqa: E402
+from clip_segmentation import make_video  # noqa: E402
 
 # Items beside the good mp4 files: id (11 characters) -> what the server does.
 BAD_IDS = ("mkvformat01", "missing0404", "truncated01", "htmlpage001", "noaudio0001")
@@ -171,12 +173,82 @@ def check_model(output: Path, expected: dict[str, bytes]) -> dict[str, int]:
     return {"kept": len(kept), "bad_kept": len(bad), "mkv_kept": int("mkvformat01.mkv" in kept)}
 
 
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def per_call(fn: Callable[[int], object], count: int) -> float:
+    """CPU milliseconds per call of ``fn(i)`` (this process and its children)."""
+    started = _cpu()
+    for index in range(count):
+        fn(index)
+    return (_cpu() - started) / count * 1000
+
+
+def youtubedl_reuse_cost(urls: list[str], work: Path, rounds: int = 2) -> tuple[float, float]:
+    """Per good item: CPU ms with one ``YoutubeDL`` for the list (the release) and with a new one
+    per item (ours: one per attempt). The loopback server's own CPU is in both figures alike."""
+    import yt_dlp
+
+    def options(directory: Path) -> dict[str, object]:
+        return {
+            "outtmpl": str(directory / "%(id)s.%(ext)s"),
+            "merge_output_format": "mp4",
+            "quiet": True,
+            "noprogress": True,
+        }
+
+    shared, fresh = [], []
+    for index in range(rounds):
+        directory = work / f"shared{index}"
+        with yt_dlp.YoutubeDL(options(directory)) as ydl:
+            shared.append(per_call(lambda i: ydl.download([urls[i]]), len(urls)))
+        directory = work / f"fresh{index}"
+
+        def one(i: int, directory: Path = directory) -> None:
+            with yt_dlp.YoutubeDL(options(directory)) as ydl:
+                ydl.download([urls[i]])
+
+        fresh.append(per_call(one, len(urls)))
+    return min(shared), min(fresh)
+
+
+def breakdown(media_dir: Path, work: Path, count: int, env: dict[str, str]) -> dict[str, float]:
+    """Where ours spends what the release does not: CPU ms of each extra step, measured alone."""
+    from acav.video_download.remux import remux_to_mp4
+    from acav.video_download.validate import is_mp4_container, validate_video
+
+    good = media_dir / "good0.mp4"
+    mkv = media_dir / "good0.mkv"
+    shutil.copyfile(media_dir / "mkv.bin", mkv)
+    validate_video(good)  # the first call pays PyAV's import
+    imports = {
+        name: min(measured([sys.executable, "-c", code], env, ROOT)["cpu"] for _ in range(3)) * 1000
+        for name, code in (
+            (
+                "imports: ours",
+                "import acav.cli, acav.video_download.runner, acav.video_download.ytdlp_backend, yt_dlp, av",
+            ),
+            ("imports: release", "import yt_dlp, tqdm"),
+        )
+    }
+    return {
+        **imports,
+        "validate_video (probe + demux every packet)": per_call(lambda i: validate_video(good), count),
+        "is_mp4_container": per_call(lambda i: is_mp4_container(good), count),
+        "remux mkv -> mp4 (ffmpeg -c copy)": per_call(lambda i: remux_to_mp4(mkv, work / f"r{i}.mp4"), 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=12, help="good mp4 items (plus 5 special ones)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each generated video")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4], help="acav download --workers")
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the per-step CPU breakdown")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(
@@ -221,6 +293,10 @@ def main() -> None:
                     checks[name] = check(output, expected)  # type: ignore[operator]
                     shutil.rmtree(data)
                     print(f"round {round_index + 1} {name}: {results[name][-1]}", flush=True)
+            if not args.no_breakdown:
+                good_urls = urls[: args.videos]
+                shared, fresh = youtubedl_reuse_cost(good_urls, work / "reuse")
+        steps = {} if args.no_breakdown else breakdown(work / "media", work, args.videos, env)
 
     items = args.videos + len(BAD_IDS)
     baseline = statistics.median(r["cpu"] for r in results["original model"])
@@ -238,6 +314,14 @@ def main() -> None:
         print(
             f"{name:<20} {cpu:7.2f} {cpu / items * 1000:7.0f}ms {wall:7.2f} {rss:8.0f} {baseline / cpu:8.2f}x  {checks[name]}"
         )
+    if args.no_breakdown:
+        return
+    print("\nBreakdown (CPU ms; per good item unless said):")
+    print(f"  yt-dlp download, one YoutubeDL for the list (release) {shared:7.1f}")
+    print(f"  yt-dlp download, a new YoutubeDL per item (ours)      {fresh:7.1f}  (+{fresh - shared:.1f})")
+    for name, value in steps.items():
+        unit = " per process" if name.startswith("imports") else " per file"
+        print(f"  {name:<52} {value:7.1f}{unit}")
 
 
 if __name__ == "__main__":
