@@ -11,17 +11,18 @@ reproduces it (facts only, written independently): youtube-dl used as a Python l
 ``merge_output_format = mp4`` and nothing else (so the library's default format choice and its
 default retries); ids one after another (no parallelism), an id skipped when ``OUT/{id}.mp4``
 exists (the id: the URL's last 11 characters), a ``DownloadError`` printed and the loop going on;
-a tqdm bar over the ids; no check of the downloaded file, no failure log. youtube-dl is not
-installed here (and is unmaintained); the model uses yt-dlp, its maintained fork with the same
-``YoutubeDL`` API and the same two options, which is also the library ``acav download`` drives,
-so the difference measured is what our stage adds around the library, not youtube-dl vs yt-dlp.
+a tqdm bar over the ids; no check of the downloaded file, no failure log. The model runs that
+loop with yt-dlp's ``YoutubeDL`` (the ratios' baseline: the library ``acav download`` drives, so
+the difference is what our stage adds around it) and, with ``--youtube-dl DIR``, also with
+youtube-dl itself (2021.12.17, unmaintained, not a project dependency: install it apart with
+``pip install --target DIR youtube_dl``).
 
 The input: ``--videos`` good mp4 files (video + audio) plus five items that need handling: one
 Matroska file (we remux it to mp4, the original keeps ``{id}.mkv``), an HTTP 404, an mp4 cut in
 half, an HTML page served as ``video/mp4`` and an mp4 without audio (we refuse these three, the
 original keeps them as ``{id}.mp4``). The variants run in interleaved rounds (the order rotates).
 
-    nice python benchmarks/download_stage.py --videos 12 --seconds 10 --rounds 3
+    nice python benchmarks/download_stage.py --videos 12 --seconds 10 --rounds 3 --youtube-dl DIR
 """
 
 from __future__ import annotations
@@ -42,10 +43,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_original_model(input_path: Path, output_dir: Path) -> None:
-    """The release's loop (see the module docstring), with yt-dlp's ``YoutubeDL`` in youtube-dl's place."""
-    import yt_dlp
+def run_original_model(library: str, input_path: Path, output_dir: Path) -> None:
+    """The release's loop (see the module docstring) with ``library``: youtube_dl or yt_dlp."""
+    import importlib
+
     from tqdm import tqdm
+
+    ydl_module = importlib.import_module(library)
 
     urls: dict[str, str] = {}
     with open(input_path) as handle:
@@ -54,19 +58,19 @@ def run_original_model(input_path: Path, output_dir: Path) -> None:
             urls[url[-11:]] = url
     output_dir.mkdir(parents=True, exist_ok=True)
     options = {"outtmpl": str(output_dir / "%(id)s.%(ext)s"), "merge_output_format": "mp4"}
-    with yt_dlp.YoutubeDL(options) as ydl:
+    with ydl_module.YoutubeDL(options) as ydl:
         for video_id, url in tqdm(urls.items(), total=len(urls)):
             if (output_dir / f"{video_id}.mp4").is_file():
                 continue
             try:
                 ydl.download([url])
-            except yt_dlp.utils.DownloadError as exc:
+            except ydl_module.utils.DownloadError as exc:
                 print(exc)
 
 
-if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "--original-model":
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "--original-model":
     # The child process of the baseline: imports only what the release's script imports.
-    run_original_model(Path(sys.argv[2]), Path(sys.argv[3]))
+    run_original_model(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
     sys.exit(0)
 
 sys.path.insert(0, str(ROOT))
@@ -78,6 +82,8 @@ from vd_helpers import LoopbackServer, Serve, Status, write_input  # noqa: E402
 from acav.core.media import ffmpeg_binary, run_ffmpeg  # noqa: E402
 from clip_segmentation import make_video  # noqa: E402
 
+ACAV_DOWNLOAD = [sys.executable, "-m", "acav", "download"]
+MODEL = "release model, yt-dlp"  # the baseline of the ratios
 # Items beside the good mp4 files: id (11 characters) -> what the server does.
 BAD_IDS = ("mkvformat01", "missing0404", "truncated01", "htmlpage001", "noaudio0001")
 
@@ -164,13 +170,18 @@ def check_ours(output: Path, expected: dict[str, bytes]) -> dict[str, int]:
 
 
 def check_model(output: Path, expected: dict[str, bytes]) -> dict[str, int]:
-    """Every good id byte-identical; what else the release's loop leaves behind."""
+    """Every good id byte-identical; what else the release's loop leaves behind.
+
+    Files are found by id: youtube-dl names a download from an extension-less loopback URL
+    ``{id}.unknown_video`` (on YouTube the format's extension is known); yt-dlp takes the
+    extension from the Content-Type (``.mp4``, ``.mkv``).
+    """
+    kept = {p.stem: p for p in output.iterdir() if p.is_file()}
     for video_id, data in expected.items():
-        if (output / f"{video_id}.mp4").read_bytes() != data:
-            raise SystemExit(f"original model: {video_id}.mp4 differs from the served file")
-    kept = {p.name for p in output.iterdir() if p.is_file()}
-    bad = {"truncated01.mp4", "htmlpage001.mp4", "noaudio0001.mp4"} & kept
-    return {"kept": len(kept), "bad_kept": len(bad), "mkv_kept": int("mkvformat01.mkv" in kept)}
+        if video_id not in kept or kept[video_id].read_bytes() != data:
+            raise SystemExit(f"release model: {video_id} missing or different from the served file")
+    bad = {"truncated01", "htmlpage001", "noaudio0001"} & set(kept)
+    return {"kept": len(kept), "bad_kept": len(bad), "mkv_kept": int("mkvformat01" in kept)}
 
 
 def _cpu() -> float:
@@ -248,6 +259,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each generated video")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4], help="acav download --workers")
+    parser.add_argument(
+        "--youtube-dl",
+        metavar="DIR",
+        help="also run the release model with youtube-dl itself, importable from DIR "
+        "(e.g. pip install --target DIR youtube_dl; not a project dependency)",
+    )
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-step CPU breakdown")
     args = parser.parse_args()
 
@@ -261,36 +278,37 @@ def main() -> None:
         env.pop("DATA_DIR", None)
         with LoopbackServer() as server:
             urls, expected = route_all(server, media, args.videos)
-            variants: list[tuple[str, list[str], object]] = [
-                (
-                    f"ours --workers {w}",
-                    [sys.executable, "-m", "acav", "download", "--workers", str(w)],
-                    check_ours,
-                )
+            model = [sys.executable, str(Path(__file__).resolve()), "--original-model"]
+            variants: list[tuple[str, list[str], Callable[..., dict[str, int]], dict[str, str]]] = [
+                (f"ours --workers {w}", [*ACAV_DOWNLOAD, "--workers", str(w)], check_ours, env)
                 for w in args.workers
             ]
-            variants.append(
-                (
-                    "original model",
-                    [sys.executable, str(Path(__file__).resolve()), "--original-model"],
-                    check_model,
+            variants.append((MODEL, [*model, "yt_dlp"], check_model, env))
+            if args.youtube_dl:
+                path = f"{Path(args.youtube_dl).resolve()}{os.pathsep}{ROOT}"
+                variants.append(
+                    (
+                        "release model, youtube-dl",
+                        [*model, "youtube_dl"],
+                        check_model,
+                        {**env, "PYTHONPATH": path},
+                    )
                 )
-            )
             results: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in variants}
             checks: dict[str, dict[str, int]] = {}
             for round_index in range(args.rounds):
                 shift = round_index % len(variants)
-                for name, command, check in variants[shift:] + variants[:shift]:
-                    data = work / f"run-{round_index}-{name.replace(' ', '_')}"
+                for name, command, check, variant_env in variants[shift:] + variants[:shift]:
+                    data = work / f"run-{round_index}-{name.replace(' ', '_').replace(',', '')}"
                     output = data / "videos" / "raw"
                     data.mkdir(parents=True)
                     write_input(data / "filtered.tsv", urls)
-                    if name.startswith("ours"):
+                    if command[: len(ACAV_DOWNLOAD)] == ACAV_DOWNLOAD:
                         full = [*command, "--data-dir", str(data)]
                     else:
                         full = [*command, str(data / "filtered.tsv"), str(output)]
-                    results[name].append(measured(full, env, ROOT))
-                    checks[name] = check(output, expected)  # type: ignore[operator]
+                    results[name].append(measured(full, variant_env, ROOT))
+                    checks[name] = check(output, expected)
                     shutil.rmtree(data)
                     print(f"round {round_index + 1} {name}: {results[name][-1]}", flush=True)
             if not args.no_breakdown:
@@ -299,20 +317,20 @@ def main() -> None:
         steps = {} if args.no_breakdown else breakdown(work / "media", work, args.videos, env)
 
     items = args.videos + len(BAD_IDS)
-    baseline = statistics.median(r["cpu"] for r in results["original model"])
+    baseline = statistics.median(r["cpu"] for r in results[MODEL])
     print(
         f"\n{items} items ({args.videos} good {args.seconds:g} s mp4 + {len(BAD_IDS)} special), "
         f"{args.rounds} interleaved rounds, medians:"
     )
     print(
-        f"{'variant':<20} {'CPU s':>7} {'CPU/item':>9} {'wall s':>7} {'RSS MiB':>8} {'vs model':>9}  outcome"
+        f"{'variant':<26} {'CPU s':>7} {'CPU/item':>9} {'wall s':>7} {'RSS MiB':>8} {'vs model':>9}  outcome"
     )
     for name, runs in results.items():
         cpu = statistics.median(r["cpu"] for r in runs)
         wall = statistics.median(r["wall"] for r in runs)
         rss = max(r["rss"] for r in runs)
         print(
-            f"{name:<20} {cpu:7.2f} {cpu / items * 1000:7.0f}ms {wall:7.2f} {rss:8.0f} {baseline / cpu:8.2f}x  {checks[name]}"
+            f"{name:<26} {cpu:7.2f} {cpu / items * 1000:7.0f}ms {wall:7.2f} {rss:8.0f} {baseline / cpu:8.2f}x  {checks[name]}"
         )
     if args.no_breakdown:
         return
