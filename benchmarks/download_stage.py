@@ -8,8 +8,8 @@ peak RSS, wall time. The server runs in this process, so its CPU counts for neit
 The original (sangho-vision/acav100m, ``video_download/code/run.py``), as the model here
 reproduces it (facts only, written independently): youtube-dl used as a Python library, one
 ``YoutubeDL`` object for the whole list, options ``outtmpl = OUT/%(id)s.%(ext)s`` and
-``merge_output_format = mp4`` and nothing else (so the library's default format choice and its
-default retries); ids one after another (no parallelism), an id skipped when ``OUT/{id}.mp4``
+``merge_output_format = mp4`` and nothing else (so the library's default format choice, and no
+HTTP retries: a library caller who does not set ``retries`` gets 0); ids one after another (no parallelism), an id skipped when ``OUT/{id}.mp4``
 exists (the id: the URL's last 11 characters), a ``DownloadError`` printed and the loop going on;
 a tqdm bar over the ids; no check of the downloaded file, no failure log. The model runs that
 loop with yt-dlp's ``YoutubeDL`` (the ratios' baseline: the library ``acav download`` drives, so
