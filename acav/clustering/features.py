@@ -12,6 +12,7 @@ Nothing here holds more than one shard in memory.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
 from collections import Counter
@@ -71,14 +72,78 @@ class ParsedClip:
 
 
 def read_shard_rows(path: Path) -> list[dict[str, Any]]:
-    """Load one feature shard with the restricted unpickler; raise :class:`ShardReadError` if unusable."""
+    """Load one feature shard with the restricted unpickler; raise :class:`ShardReadError` if unusable.
+
+    Inside :func:`rows_cache` the rows of shards read before are taken from memory (a partition is
+    read up to four times: the scan, each epoch, the assignment); callers must not change them.
+    """
+    cache = _active_cache
+    if cache is not None and (rows := cache.get(path)) is not None:
+        return rows
     try:
         rows = safe_load(path)
     except (pickle.UnpicklingError, OSError) as exc:
         raise ShardReadError(str(exc)) from exc
     if not isinstance(rows, list):
         raise ShardReadError(f"{path}: expected a list of clip dicts, got {type(rows).__name__}")
+    if cache is not None:
+        cache.offer(path, rows)
     return rows
+
+
+class RowsCache:
+    """Feature shards' rows kept between the passes over one partition, up to ``budget`` bytes.
+
+    A shard is charged its file size (the arrays are nearly all of it). Shards that do not fit are
+    read from disk on every pass, as without the cache. An entry is used only while the file keeps
+    its size, modification time and inode.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.hits = 0
+        self._rows: dict[Path, tuple[tuple[int, int, int], list[dict[str, Any]]]] = {}
+
+    @staticmethod
+    def _identity(path: Path) -> tuple[int, int, int] | None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+    def get(self, path: Path) -> list[dict[str, Any]] | None:
+        entry = self._rows.get(path)
+        if entry is None or entry[0] != self._identity(path):
+            return None
+        self.hits += 1
+        return entry[1]
+
+    def offer(self, path: Path, rows: list[dict[str, Any]]) -> None:
+        identity = self._identity(path)
+        if identity is None or path in self._rows or self.used + identity[0] > self.budget:
+            return
+        self._rows[path] = (identity, rows)
+        self.used += identity[0]
+
+
+_active_cache: RowsCache | None = None
+
+
+@contextlib.contextmanager
+def rows_cache(budget: int) -> Iterator[RowsCache | None]:
+    """Keep the rows of the feature shards read inside the block in memory, up to ``budget`` bytes
+    (0: no cache). For one partition's passes in this process; the memory is freed on exit."""
+    global _active_cache
+    if budget <= 0:
+        yield None
+        return
+    previous, _active_cache = _active_cache, RowsCache(budget)
+    try:
+        yield _active_cache
+    finally:
+        _active_cache = previous
 
 
 def parse_clip(row: Any) -> ParsedClip:
@@ -112,16 +177,18 @@ def parse_clip(row: Any) -> ParsedClip:
                     raise ValueError(
                         f"{model_key}/{layer}: expected a non-empty 1-D vector, got shape {value.shape}"
                     )
-                vector = value.astype(np.float32, copy=False)
-                if not np.isfinite(vector).all():
-                    raise ValueError(f"{model_key}/{layer}: vector has NaN or infinite values")
-                vectors[(model_key, str(layer))] = vector
+                vectors[(model_key, str(layer))] = value.astype(np.float32, copy=False)
             models[model_key] = ModelInfo(
                 model_key=model_key,
                 extractor_name=str(entry.get("extractor_name", "")),
                 dataset=str(entry.get("dataset", "")),
                 side=side,
             )
+    # One finiteness check over all the clip's values (a numpy call per layer cost most of the parse);
+    # the layer is looked up only for a clip that fails it.
+    if vectors and not np.isfinite(np.concatenate(list(vectors.values()))).all():
+        bad = next(key for key, vector in vectors.items() if not np.isfinite(vector).all())
+        raise ValueError(f"{bad[0]}/{bad[1]}: vector has NaN or infinite values")
     return ParsedClip(filename=filename, vectors=vectors, models=models)
 
 
