@@ -80,8 +80,10 @@ class SegmentConfig:
     cut_mode: str = field(
         default="accurate",
         metadata={
-            "help": "accurate: frame-accurate re-encode; fast: the same with x264 ultrafast (less CPU, "
-            "larger files); copy: the original's stream copy (no re-encode; starts at a keyframe)",
+            "help": "accurate: frame-accurate re-encode; fast: the video the same with x264 ultrafast, the "
+            "audio stream-copied (less CPU, larger files); copy: the original's stream copy (no "
+            "re-encode; starts at a keyframe); smart: re-encode only up to the first keyframe, copy "
+            "the rest and the audio (exact start; may end a frame or two late, like copy)",
             "choices": CUT_MODES,
         },
     )

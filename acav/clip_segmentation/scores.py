@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -51,9 +52,8 @@ class VideoAnalysis:
         return float(self.times[-1] + self.frame_duration)
 
 
-def _plane(frame, index: int, step: int) -> np.ndarray:
-    """Every ``step``-th pixel of every ``step``-th row of plane ``index``, as a view on the decoder buffer."""
-    plane = frame.planes[index]
+def _plane(plane, step: int) -> np.ndarray:
+    """Every ``step``-th pixel of every ``step``-th row of a frame's ``plane``, as a view on the decoder buffer."""
     rows = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)
     return rows[::step, : plane.width : step]
 
@@ -62,80 +62,103 @@ def _cell_edges(length: int, grid: int) -> np.ndarray:
     return (np.arange(grid) * length) // grid
 
 
-def _cell_membership(length: int, grid: int) -> np.ndarray:
-    """(grid, length) 0/1 matrix: which of ``grid`` cells each of ``length`` positions falls in."""
-    edges = np.append(_cell_edges(length, grid), length)
-    positions = np.arange(length)
-    return ((positions >= edges[:-1, None]) & (positions < edges[1:, None])).astype(np.float64)
-
-
 def _grid_means(planes: np.ndarray, grid: int) -> np.ndarray:
     """Mean of each cell of a grid x grid partition of each plane of ``planes`` (B, H, W) -> (B, grid * grid).
 
-    The cell sums are two small matrix products (exact: integer sums far below 2**53), then one
-    division; ``np.add.reduceat`` along the middle axis cost far more than the decoding."""
+    Exact integer cell sums (each band of rows summed along the rows, then ``np.add.reduceat``
+    over the columns of the small result), one float64 division each: the same values as summing
+    in float64, at a fraction of the cost of converting every sample to float (3x faster than
+    reducing the columns first, 2x faster than float64 matrix products; measured on 256 frames
+    of 80 x 107 samples)."""
     _, h, w = planes.shape
-    rows, cols = _cell_membership(h, grid), _cell_membership(w, grid)
-    sums = rows @ planes.astype(np.float64) @ cols.T
-    return (sums / np.outer(rows.sum(axis=1), cols.sum(axis=1))).reshape(len(planes), -1)
+    rows = np.append(_cell_edges(h, grid), h)
+    columns = _cell_edges(w, grid)
+    bands = np.stack(
+        [planes[:, a:b].sum(axis=1, dtype=np.int32) for a, b in zip(rows[:-1], rows[1:], strict=True)], axis=1
+    )
+    sums = np.add.reduceat(bands, columns, axis=2, dtype=np.int64)  # [B, grid, grid]
+    counts = np.outer(np.diff(rows), np.diff(np.append(columns, w)))
+    return (sums / counts).reshape(len(planes), -1)
+
+
+def _sad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Sum of absolute differences of each pair of uint8 planes ``a[i]``, ``b[i]`` (exact integers).
+
+    ``max - min`` stays in uint8 (no widening copy): 8x faster than ``abs(diff)`` in int16."""
+    difference = np.maximum(a, b)
+    difference -= np.minimum(a, b)
+    return difference.reshape(len(difference), -1).sum(axis=1, dtype=np.int64)
 
 
 class _FrameBatch:
     """Sampled planes of consecutive same-size frames, scored and fingerprinted together.
 
-    Per frame only three strided copies are made; the scdet arithmetic and the grid means run once
-    per batch of up to ``capacity`` frames (numpy's per-call cost, not the pixels, dominated when
-    it ran per frame). The results equal the frame-by-frame ones exactly: integer sums, then the
-    same float64 operations in the same order.
+    Per frame the three sampled planes are copied once into preallocated batch arrays; the scdet
+    arithmetic and the grid means run once per batch of up to ``capacity`` frames (numpy's per-call
+    cost, not the pixels, dominated when it ran per frame). The results equal the frame-by-frame
+    ones exactly: integer sums, then the same float64 operations in the same order.
     """
 
     def __init__(self, grid: int, capacity: int = 256) -> None:
         self.grid, self.capacity = grid, capacity
-        self.luma: list[np.ndarray] = []
-        self.chroma: list[tuple[np.ndarray, np.ndarray]] = []
-        self.prev: np.ndarray | None = None  # last luma of the previous batch
+        self.planes: list[np.ndarray] = []  # Y, U, V batch buffers [capacity, h, w] uint8
+        self.count = 0
+        self.prev: np.ndarray | None = None  # last luma of the previous batch (int16)
         self.prev_mafd = 0.0
         self.scores: list[np.ndarray] = []
         self.prints: list[np.ndarray] = []
 
-    def add(self, luma: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
-        if self.luma and (self.luma[0].shape, self.chroma[0][0].shape) != (luma.shape, u.shape):
+    def add(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+        planes = self.planes
+        if not planes or any(b.shape[1:] != p.shape for b, p in zip(planes, (y, u, v), strict=True)):
             self.flush()  # a size or pixel-format change: stacked planes must share a shape
-        elif len(self.luma) >= self.capacity:
+            self.planes = planes = [np.empty((self.capacity, *p.shape), np.uint8) for p in (y, u, v)]
+        elif self.count >= self.capacity:
             self.flush()
-        self.luma.append(luma.astype(np.int16))
-        self.chroma.append((u.copy(), v.copy()))
+        n = self.count
+        planes[0][n], planes[1][n], planes[2][n] = y, u, v
+        self.count = n + 1
 
     def flush(self) -> None:
-        if not self.luma:
+        if not self.count:
             return
-        luma = np.stack(self.luma)
-        if self.prev is not None and self.prev.shape == luma.shape[1:]:
-            compared = np.concatenate([self.prev[None], luma])
-        else:
-            compared = luma  # first frame (or a size change: scdet does not compare then)
-        sad = np.abs(np.diff(compared, axis=0)).sum(axis=(1, 2))
+        luma, u, v = (p[: self.count] for p in self.planes)
+        sad = _sad(luma[1:], luma[:-1])
+        compared = self.prev is not None and self.prev.shape == luma.shape[1:]
+        if compared:  # not for the first frame (or after a size change: scdet does not compare then)
+            sad = np.concatenate([_sad(luma[:1], self.prev[None]), sad])
         mafd = sad.astype(np.float64) * 100.0 / luma[0].size / 256.0
         before = np.concatenate([[self.prev_mafd], mafd[:-1]])
         scores = np.clip(np.minimum(mafd, np.abs(mafd - before)), 0.0, 100.0)
-        if len(compared) == len(luma):
+        if not compared:
             scores = np.concatenate([[0.0], scores])
         if len(mafd):
             self.prev_mafd = float(mafd[-1])
         self.scores.append(scores)
-        u = np.stack([c[0] for c in self.chroma])
-        v = np.stack([c[1] for c in self.chroma])
         cells = np.concatenate(
             [_grid_means(luma, self.grid), _grid_means(u, self.grid), _grid_means(v, self.grid)], axis=1
         )
         self.prints.append(np.rint(cells).astype(np.uint8))
-        self.prev = luma[-1]
-        self.luma, self.chroma = [], []
+        self.prev = luma[-1].copy()  # the batch buffer is reused
+        self.count = 0
 
 
 def sample_step(width: int, height: int, short_side: int) -> int:
     """Pixel step that leaves at least ``short_side`` samples along the short side (1 = every pixel)."""
     return max(1, min(width, height) // max(1, short_side))
+
+
+def frame_times(pts: list[int], time_base: Fraction) -> np.ndarray:
+    """Seconds of each ``pts``: the correctly rounded ``float(pts * time_base)``, computed per array.
+
+    ``pts * numerator`` and the denominator are exact in float64 below 2**53, and IEEE division
+    of exact operands is correctly rounded, as Python's ``float(Fraction)`` is: the same floats
+    (the per-frame Fraction product this replaces cost ~10 us per frame)."""
+    values = np.asarray(pts, dtype=np.int64)
+    largest = max(abs(int(values.max())), abs(int(values.min()))) if len(values) else 0
+    if largest * time_base.numerator < 2**53 and time_base.denominator < 2**53:
+        return (values * time_base.numerator).astype(np.float64) / float(time_base.denominator)
+    return np.array([float(p * time_base) for p in pts], dtype=np.float64)
 
 
 def analyse_video(
@@ -148,7 +171,7 @@ def analyse_video(
     import av
 
     path = str(path)
-    times: list[float] = []
+    pts: list[int] = []
     try:
         with av.open(path) as container:
             if not container.streams.video:
@@ -165,21 +188,23 @@ def analyse_video(
                     continue
                 if frame.format.name not in _DIRECT_FORMATS:
                     frame = frame.reformat(format="yuv420p")
+                planes = frame.planes
                 if not step:
                     step = sample_step(frame.width, frame.height, short_side)
-                    chroma_step = max(1, step * frame.planes[1].width // frame.width)
+                    chroma_step = max(1, step * planes[1].width // frame.width)
                 batch.add(
-                    _plane(frame, 0, step), _plane(frame, 1, chroma_step), _plane(frame, 2, chroma_step)
+                    _plane(planes[0], step), _plane(planes[1], chroma_step), _plane(planes[2], chroma_step)
                 )
-                times.append(float(frame.pts * stream.time_base) - start_time)
+                pts.append(frame.pts)
             batch.flush()
+            time_base = stream.time_base
     except MediaError:
         raise
     except Exception as exc:  # PyAV raises a family of FFmpeg errors plus OSError
         raise MediaError(f"{path}: video decode failed ({type(exc).__name__}: {exc})") from exc
-    if not times:
+    if not pts:
         raise MediaError(f"{path}: no video frames could be decoded")
-    times_arr = np.asarray(times, dtype=np.float64)
+    times_arr = frame_times(pts, time_base) - start_time
     frame_duration = float(np.median(np.diff(times_arr))) if len(times_arr) > 1 else 0.04
     if frame_duration <= 0:
         frame_duration = 0.04

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +23,32 @@ LENGTH_TOLERANCE = 0.5  # seconds a stream of a clip may be shorter or longer th
 
 
 def stream_spans(path: str | os.PathLike[str]) -> dict[str, float]:
-    """Seconds from the first packet's start to the last packet's end, per stream type (demux only)."""
+    """Seconds from the first shown packet's start to the last packet's end, per stream type (demux only).
+
+    Packets the container's edit list hides are left out (FFmpeg flags them ``discard``): a
+    ``--cut-mode copy`` clip holds the GOP from the keyframe before its start, shown from the start
+    on, so its packets reach up to a GOP before time 0. Times are summed in each stream's integer
+    ticks and converted once."""
     import av
 
-    spans: dict[str, tuple[float, float]] = {}
+    ticks: dict[str, tuple[int, int, Fraction]] = {}
     try:
         with av.open(str(path)) as container:
             streams = [s for s in container.streams if s.type in ("video", "audio")]
             for packet in container.demux(streams):
-                if packet.pts is None or not packet.size or packet.time_base is None:
+                pts = packet.pts
+                if pts is None or not packet.size or packet.time_base is None or packet.is_discard:
                     continue
-                start = float(packet.pts * packet.time_base)
-                end = start + float((packet.duration or 0) * packet.time_base)
-                low, high = spans.get(packet.stream.type, (start, end))
-                spans[packet.stream.type] = (min(low, start), max(high, end))
+                kind = packet.stream.type
+                end = pts + (packet.duration or 0)
+                if kind in ticks:
+                    low, high, base = ticks[kind]
+                    ticks[kind] = (min(low, pts), max(high, end), base)
+                else:
+                    ticks[kind] = (pts, end, packet.time_base)
     except Exception as exc:  # PyAV raises a family of FFmpeg errors plus OSError
         raise MediaError(f"{path}: cannot read the cut clip ({type(exc).__name__}: {exc})") from exc
-    return {kind: high - low for kind, (low, high) in spans.items()}
+    return {kind: float((high - low) * base) for kind, (low, high, base) in ticks.items()}
 
 
 def clip_problem(path: str | os.PathLike[str], length: float, with_audio: bool) -> str | None:

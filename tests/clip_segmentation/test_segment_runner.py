@@ -177,6 +177,23 @@ def test_no_clip_across_cuts_unless_the_original_rule_is_asked_for(make_video, t
     assert [(c["start"], c["end"]) for c in original["clips"]] == [(3.0, 13.0)]
 
 
+def test_copy_and_smart_mode_clips_pass_the_clip_check(make_video, tmp_path):
+    """``--cut-mode copy`` clips hold the GOP before their start (hidden by the edit list), ``smart``
+    clips two parameter sets: they still count as 10 s clips, the same windows as a re-encoded cut."""
+    from acav.clip_segmentation.runner import VideoTask, process_video
+
+    path = make_video("two_shots.mp4", shots=[(13.0, RED), (12.0, BLUE)])
+    records = {}
+    for mode in ("copy", "smart", "accurate"):
+        clips_dir = tmp_path / mode
+        clips_dir.mkdir()
+        records[mode] = process_video(VideoTask("two", str(path), str(clips_dir), _cfg(cut_mode=mode)))
+        assert records[mode]["status"] == "ok" and "dropped" not in records[mode]
+        assert all((clips_dir / c["filename"]).is_file() for c in records[mode]["clips"])
+    assert records["copy"]["clips"] == records["smart"]["clips"] == records["accurate"]["clips"]
+    assert [c["start"] for c in records["copy"]["clips"]] == pytest.approx([1.5, 14.0], abs=0.021)
+
+
 def test_seeded_choice_is_deterministic_and_parallel_equals_serial(make_video, tmp_path):
     results = []
     for name, workers in (("a", 1), ("b", 2)):
