@@ -103,10 +103,14 @@ def limit_threads(threads: int, openmp: int | None = None) -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != openmp:
         torch.set_num_threads(openmp)
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 
-    # stays in force (not used as a context manager)
-    threadpool_limits(limits={"blas": threads, "openmp": openmp})
+    # The limits stay in force (not used as context managers). OpenMP last, and a BLAS built on
+    # OpenMP (faiss's OpenBLAS) counts as OpenMP: setting its threads sets its OpenMP pool's.
+    pools = ThreadpoolController()
+    pools.limit(limits=threads, user_api="blas")
+    pools.limit(limits=openmp, user_api="openmp")
+    pools.select(threading_layer="openmp").limit(limits=openmp)
 
 
 def worker_threads(_worker_id: int, threads: int) -> None:
@@ -126,8 +130,12 @@ def thread_settings() -> dict[str, Any]:
     from threadpoolctl import threadpool_info
 
     torch = sys.modules.get("torch")
+    pools: dict[str, int] = {}
+    for pool in threadpool_info():  # e.g. numpy's and scipy's OpenBLAS share a name: the larger
+        name = f"{pool['internal_api']}:{pool['prefix']}"
+        pools[name] = max(pools.get(name, 0), pool["num_threads"])
     return {
         "torch": torch.get_num_threads() if torch is not None else None,
-        "pools": {f"{p['internal_api']}:{p['prefix']}": p["num_threads"] for p in threadpool_info()},
+        "pools": pools,
         "env": {name: os.environ.get(name) for name in THREAD_ENV_VARS},
     }
