@@ -102,6 +102,7 @@ class _Session:
     cookies: list[Cookie] | None  # the jar as first loaded; every item starts from a copy of it
     private_cookies: bool = False  # the jar was loaded from our copy of --cookies (never saved)
     items: int = 0
+    closed: bool = False
 
     def begin(
         self,
@@ -122,6 +123,9 @@ class _Session:
         self.items += 1
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         if self.private_cookies:  # our copy is gone with its work directory: nothing to save into
             self.ydl.params["cookiefile"] = None
         with contextlib.suppress(Exception):
@@ -174,6 +178,8 @@ class YtdlpFetcher:
         self.on_bytes = on_bytes or (lambda n: None)
         self._extra = config.extra_ytdlp_options()
         self._shared = self.shared_options()
+        self._built: list[_Session] = []  # closed by close(), once the run's threads are done
+        self._built_lock = threading.Lock()
         self._key = repr(
             (sorted(self._shared.items()), self._cookies_identity(), config.max_duration is not None)
         )
@@ -244,7 +250,7 @@ class YtdlpFetcher:
 
         sessions = _thread_sessions()
         session = sessions.get(self._key)
-        if session is not None:
+        if session is not None and not session.closed:
             sessions.move_to_end(self._key)
             return session
         current = _Current()
@@ -264,10 +270,19 @@ class YtdlpFetcher:
             session.close()
             raise
         session.cookies = cookies
+        with self._built_lock:
+            self._built.append(session)
         sessions[self._key] = session
         while len(sessions) > _SESSIONS_PER_THREAD:
             sessions.popitem(last=False)[1].close()
         return session
+
+    def close(self) -> None:
+        """Close the objects this fetcher built (call it once its worker threads are done)."""
+        with self._built_lock:
+            built, self._built = self._built, []
+        for session in built:
+            session.close()
 
     def _discard(self) -> None:
         session = _thread_sessions().pop(self._key, None)

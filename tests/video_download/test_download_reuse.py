@@ -111,6 +111,13 @@ def test_one_youtubedl_per_thread_keeps_items_apart(server, media, tmp_path, cap
     assert got_e.read_bytes() == data_c and counter.counts["reusevid00E"] == len(data_c)
     assert session_ydl() is not ydl
 
+    # The run's end closes what the fetcher built; a later fetch in this thread builds anew.
+    last = _thread_sessions()[fetcher._key]
+    fetcher.close()
+    assert last.closed
+    got_a = fetch(fetcher, counter, server.route("reusevid00F", Serve(data_a)), root)
+    assert got_a.read_bytes() == data_a and _thread_sessions()[fetcher._key] is not last
+
 
 def test_each_item_starts_from_the_users_cookies(server, media, tmp_path) -> None:
     cookies = tmp_path / "cookies.txt"
