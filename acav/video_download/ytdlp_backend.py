@@ -231,7 +231,8 @@ class YtdlpFetcher:
         return opts
 
     def options(self, video_id: str, work_dir: Path, current: _Current | None = None) -> dict[str, Any]:
-        """The yt-dlp parameters for one download (exposed for tests and debugging)."""
+        """The yt-dlp parameters a ``YoutubeDL`` is built with for this item (exposed for tests and
+        debugging); a reused one changes only the output template per item (see :class:`_Session`)."""
         opts: dict[str, Any] = {
             **self._shared,
             "outtmpl": {"default": str(work_dir / "video.%(ext)s")},

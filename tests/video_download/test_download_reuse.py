@@ -20,7 +20,12 @@ from acav.video_download import errors
 from acav.video_download.errors import DownloadFailure
 from acav.video_download.inputs import InputItem
 from acav.video_download.options import DownloadConfig
-from acav.video_download.ytdlp_backend import YtdlpFetcher, _thread_sessions, discard_sessions
+from acav.video_download.ytdlp_backend import (
+    YtdlpFetcher,
+    _thread_sessions,
+    discard_sessions,
+    duration_filter,
+)
 
 BACKEND_LOGGER = "acav.video_download.ytdlp_backend"
 
@@ -160,3 +165,16 @@ def test_each_item_starts_from_the_users_cookies(server, media, tmp_path) -> Non
     assert seen[0] == seen[-1] == {"session": "abc"}
     discard_sessions()  # closing never writes the jar back
     assert cookies.read_text() == text
+
+
+def test_the_duration_filter_yt_dlp_calls_is_the_current_items(tmp_path) -> None:
+    fetcher = YtdlpFetcher(DownloadConfig(max_duration=600), tmp_path / "cache")
+    session = fetcher._session("filtervid01", tmp_path)
+    call = session.ydl.params["match_filter"]  # what yt-dlp calls for every video
+    rejected: list[str] = []
+    session.begin("filtervid01", tmp_path / "a", lambda status: None, duration_filter(600, rejected))
+    assert call({"duration": 601}) == rejected[0] == "duration 601s > --max-duration 600s"
+    assert call({"duration": 599}) is None and len(rejected) == 1
+    session.current.clear()  # as fetch does after each item
+    assert call({"duration": 10**6}) is None and len(rejected) == 1
+    assert session.ydl.params["outtmpl"]["default"] == str(tmp_path / "a" / "video.%(ext)s")
