@@ -45,35 +45,46 @@ def mixture(n: int, dims: int, components: int, seed: int) -> tuple[np.ndarray, 
 DISCOUNT_MOVED: list[float] = []  # per release run: share of points the final discount sends elsewhere
 
 
+class ReleaseKMeans:
+    """One k-means of the release (see the module docstring): ``add`` one batch, ``best`` labels."""
+
+    def __init__(self, dims: int, k: int, gen: torch.Generator) -> None:
+        self.k, self.gen = k, gen
+        self.centers = torch.rand(k, dims, generator=gen) * 1e-5
+        self.counts = torch.zeros(k)
+        self.seen = 0
+
+    def best(self, b: torch.Tensor) -> torch.Tensor:
+        if self.seen < 10 * self.k:
+            return torch.rand(self.k, len(b), generator=self.gen).argmin(0)
+        centers = self.centers
+        d = -2 * centers @ b.T + (b.norm(dim=1) ** 2)[None, :] + (centers.norm(dim=1) ** 2)[:, None]
+        d[self.counts < (self.seen / self.k) ** 0.7, :] /= 5.0
+        return d.argmin(0)
+
+    def add(self, b: torch.Tensor, lr: float = 0.01) -> None:
+        labels = self.best(b)
+        got = torch.bincount(labels, minlength=self.k).float()
+        if got.max() * lr >= 1.0:
+            lr = 0.5 / float(got.max())
+        self.counts += got
+        self.centers = self.centers * (1 - got * lr)[:, None] + lr * torch.zeros_like(self.centers).index_add_(
+            0, labels, b
+        )
+        self.seen += len(b)
+
+
 def original_kmeans(x: np.ndarray, k: int, seed: int, epochs: int = 2, batch: int = 32) -> np.ndarray:
     """The release's algorithm (see the module docstring); returns the final labels."""
     gen = torch.Generator().manual_seed(seed)
     data = torch.from_numpy(x)
-    centers = torch.rand(k, x.shape[1], generator=gen) * 1e-5
-    counts = torch.zeros(k)
-    seen = 0
-
-    def best(b: torch.Tensor) -> torch.Tensor:
-        if seen < 10 * k:
-            return torch.rand(k, len(b), generator=gen).argmin(0)
-        d = -2 * centers @ b.T + (b.norm(dim=1) ** 2)[None, :] + (centers.norm(dim=1) ** 2)[:, None]
-        d[counts < (seen / k) ** 0.7, :] /= 5.0
-        return d.argmin(0)
-
+    model = ReleaseKMeans(x.shape[1], k, gen)
     for _ in range(epochs):
         order = torch.randperm(len(data), generator=gen)
         for start in range(0, len(data) - batch + 1, batch):  # the release dropped the last batch
-            b = data[order[start : start + batch]]
-            labels = best(b)
-            got = torch.bincount(labels, minlength=k).float()
-            lr = 0.01 if got.max() * 0.01 < 1.0 else 0.5 / float(got.max())
-            counts += got
-            centers = centers * (1 - got * lr)[:, None] + lr * torch.zeros_like(centers).index_add_(
-                0, labels, b
-            )
-            seen += len(b)
-    out = torch.cat([best(data[s : s + 4096]) for s in range(0, len(data), 4096)])
-    nearest = torch.cdist(data, centers).argmin(1)
+            model.add(data[order[start : start + batch]])
+    out = torch.cat([model.best(data[s : s + 4096]) for s in range(0, len(data), 4096)])
+    nearest = torch.cdist(data, model.centers).argmin(1)
     DISCOUNT_MOVED.append(float((out != nearest).float().mean()))
     return out.numpy()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acav.core.memory import available_memory
+
 BACKENDS = ("torch", "faiss")
 
 
@@ -111,6 +113,14 @@ class ClusteringConfig:
             "help": "OpenMP threads for faiss (1 is fastest on small shared machines; 0: OpenMP's default)"
         },
     )
+    cache_mb: int = field(
+        default=0,
+        metadata={
+            "help": "memory (MiB) for keeping a partition's feature shards between its passes (scan, epochs, "
+            "assignment) instead of reading them again; 0: auto (a quarter of the available memory, at "
+            "most 4096), -1: off"
+        },
+    )
     cpu_threads: int = field(
         default=0,
         metadata={
@@ -132,6 +142,7 @@ class ClusteringConfig:
             (0.0 <= self.count_decay <= 1.0, "count_decay must be in [0, 1]"),
             (0.0 <= self.reseed_fraction < 1.0, "reseed_fraction must be in [0, 1)"),
             (self.sample_size >= 0, "sample_size must be >= 0"),
+            (self.cache_mb >= -1, "cache_mb must be >= -1 (0: auto, -1: off)"),
             (self.cpu_threads >= 0, "cpu_threads must be >= 0"),
             (self.faiss_threads >= 0, "faiss_threads must be >= 0 (0: OpenMP's default)"),
             (self.faiss_iters >= 1, "faiss_iters must be >= 1"),
@@ -148,6 +159,14 @@ class ClusteringConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+
+    def cache_bytes(self) -> int:
+        """The feature cache's budget in bytes (see ``cache_mb``)."""
+        if self.cache_mb < 0:
+            return 0
+        if self.cache_mb > 0:
+            return self.cache_mb * 1024 * 1024
+        return min(4096 * 1024 * 1024, available_memory() // 4)
 
     def effective_sample_size(self) -> int:
         if self.sample_size:

@@ -12,6 +12,7 @@ Nothing here holds more than one shard in memory.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pickle
 from collections import Counter
@@ -71,14 +72,88 @@ class ParsedClip:
 
 
 def read_shard_rows(path: Path) -> list[dict[str, Any]]:
-    """Load one feature shard with the restricted unpickler; raise :class:`ShardReadError` if unusable."""
+    """Load one feature shard with the restricted unpickler; raise :class:`ShardReadError` if unusable.
+
+    Inside :func:`rows_cache` the rows of shards read before are taken from memory (a partition is
+    read up to four times: the scan, each epoch, the assignment); callers must not change them.
+    """
+    cache = _active_cache
+    if cache is not None and (rows := cache.get(path)) is not None:
+        return rows
     try:
         rows = safe_load(path)
     except (pickle.UnpicklingError, OSError) as exc:
         raise ShardReadError(str(exc)) from exc
     if not isinstance(rows, list):
         raise ShardReadError(f"{path}: expected a list of clip dicts, got {type(rows).__name__}")
+    if cache is not None:
+        cache.offer(path, rows)
     return rows
+
+
+class RowsCache:
+    """Feature shards' rows kept between the passes over one partition, up to ``budget`` bytes.
+
+    A shard is charged its file size (the arrays are nearly all of it). Shards that do not fit are
+    read from disk on every pass, as without the cache. An entry is used only while the file keeps
+    its size, modification time and inode.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.hits = 0
+        self._rows: dict[Path, tuple[tuple[int, int, int], list[dict[str, Any]]]] = {}
+        self._parsed: dict[Path, tuple[list[dict[str, Any]], list[ParsedClip | str]]] = {}
+
+    @staticmethod
+    def _identity(path: Path) -> tuple[int, int, int] | None:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+    def get(self, path: Path) -> list[dict[str, Any]] | None:
+        entry = self._rows.get(path)
+        if entry is None or entry[0] != self._identity(path):
+            return None
+        self.hits += 1
+        return entry[1]
+
+    def parsed(self, path: Path, rows: list[dict[str, Any]]) -> list[ParsedClip | str] | None:
+        entry = self._parsed.get(path)
+        return entry[1] if entry is not None and entry[0] is rows else None
+
+    def keep_parsed(self, path: Path, rows: list[dict[str, Any]], parsed: list[ParsedClip | str]) -> None:
+        entry = self._rows.get(path)
+        if entry is not None and entry[1] is rows:  # only for rows kept here (the same memory)
+            self._parsed[path] = (rows, parsed)
+
+    def offer(self, path: Path, rows: list[dict[str, Any]]) -> None:
+        identity = self._identity(path)
+        if identity is None or path in self._rows or self.used + identity[0] > self.budget:
+            return
+        self._rows[path] = (identity, rows)
+        self.used += identity[0]
+
+
+_active_cache: RowsCache | None = None
+
+
+@contextlib.contextmanager
+def rows_cache(budget: int) -> Iterator[RowsCache | None]:
+    """Keep the rows of the feature shards read inside the block in memory, up to ``budget`` bytes
+    (0: no cache). For one partition's passes in this process; the memory is freed on exit."""
+    global _active_cache
+    if budget <= 0:
+        yield None
+        return
+    previous, _active_cache = _active_cache, RowsCache(budget)
+    try:
+        yield _active_cache
+    finally:
+        _active_cache = previous
 
 
 def parse_clip(row: Any) -> ParsedClip:
@@ -112,16 +187,18 @@ def parse_clip(row: Any) -> ParsedClip:
                     raise ValueError(
                         f"{model_key}/{layer}: expected a non-empty 1-D vector, got shape {value.shape}"
                     )
-                vector = value.astype(np.float32, copy=False)
-                if not np.isfinite(vector).all():
-                    raise ValueError(f"{model_key}/{layer}: vector has NaN or infinite values")
-                vectors[(model_key, str(layer))] = vector
+                vectors[(model_key, str(layer))] = value.astype(np.float32, copy=False)
             models[model_key] = ModelInfo(
                 model_key=model_key,
                 extractor_name=str(entry.get("extractor_name", "")),
                 dataset=str(entry.get("dataset", "")),
                 side=side,
             )
+    # One finiteness check over all the clip's values (a numpy call per layer cost most of the parse);
+    # the layer is looked up only for a clip that fails it.
+    if vectors and not np.isfinite(np.concatenate(list(vectors.values()))).all():
+        bad = next(key for key, vector in vectors.items() if not np.isfinite(vector).all())
+        raise ValueError(f"{bad[0]}/{bad[1]}: vector has NaN or infinite values")
     return ParsedClip(filename=filename, vectors=vectors, models=models)
 
 
@@ -137,18 +214,33 @@ class ShardBlock:
     skipped: list[tuple[str | None, str]] = field(default_factory=list)  # (filename, reason)
 
 
+def parse_rows(path: Path, rows: list[dict[str, Any]]) -> list[ParsedClip | str]:
+    """:func:`parse_clip` of every row (the reason string for a malformed one); inside
+    :func:`rows_cache` a shard kept in memory is parsed once for all passes."""
+    cache = _active_cache
+    if cache is not None and (parsed := cache.parsed(path, rows)) is not None:
+        return parsed
+    parsed: list[ParsedClip | str] = []
+    for row in rows:
+        try:
+            parsed.append(parse_clip(row))
+        except ValueError as exc:
+            parsed.append(str(exc))
+    if cache is not None:
+        cache.keep_parsed(path, rows, parsed)
+    return parsed
+
+
 def load_block(path: Path, keys: Sequence[ClusterKey], dims: dict[ClusterKey, int]) -> ShardBlock:
     """Read a shard and build the matrices for ``keys``; clips missing a key are skipped with a reason."""
     rows = read_shard_rows(path)
     kept: list[int] = []
     columns: dict[ClusterKey, list[np.ndarray]] = {key: [] for key in keys}
     skipped: list[tuple[str | None, str]] = []
-    for index, row in enumerate(rows):
-        filename = row.get("filename") if isinstance(row, dict) else None
-        try:
-            clip = parse_clip(row)
-        except ValueError as exc:
-            skipped.append((filename if isinstance(filename, str) else None, f"malformed clip: {exc}"))
+    for index, (row, clip) in enumerate(zip(rows, parse_rows(path, rows), strict=True)):
+        if isinstance(clip, str):
+            filename = row.get("filename") if isinstance(row, dict) else None
+            skipped.append((filename if isinstance(filename, str) else None, f"malformed clip: {clip}"))
             continue
         missing = [key_name(k) for k in keys if k not in clip.vectors]
         if missing:
@@ -287,10 +379,8 @@ def scan_shards(
             failed.append((path, str(exc)))
             continue
         good_paths.append(path)
-        for index, row in enumerate(rows):
-            try:
-                clip = parse_clip(row)
-            except ValueError:
+        for index, clip in enumerate(parse_rows(path, rows)):
+            if isinstance(clip, str):
                 continue  # recorded with its reason when the shard is assigned
             signature = []
             for key, vector in clip.vectors.items():

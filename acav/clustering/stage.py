@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from acav.clustering.config import ClusteringConfig
-from acav.clustering.features import NothingToClusterError, key_name
+from acav.clustering.features import NothingToClusterError, key_name, rows_cache
 from acav.core.atomic import atomic_write_json, remove_stale_temps
 from acav.core.cluster_columns import columns_path
 from acav.core.layout import DataLayout, list_shards
@@ -186,28 +186,38 @@ class ClusteringStage:
         external = load_clustering_set(self.config.centroids) if self.config.centroids else None
         for group in groups:
             name = f"{group[0].stem}_{group[-1].stem}"
-            try:
-                if external is not None:
-                    cset = copy.deepcopy(external)
-                    cset.shards = [p.stem for p in group]
-                    cset.extra = {**cset.extra, "source": str(self.config.centroids)}
-                else:
-                    cset = self._train(group, name, report)
-            except NothingToClusterError as exc:
-                if len(groups) == 1 and not report.partitions:
-                    raise
-                log.error("partition %s: %s", name, exc)
-                report.errors.append(f"{name}: {exc}")
-                for path in group:
-                    self._record_skip(path.stem, None, f"partition not clustered: {exc}")
-                continue
-            centroid_file = self.centroid_dir / f"{name}.npz"
-            from acav.clustering.centroids import save_clustering_set
+            # The partition's shards stay in memory between its passes when they fit (rows_cache).
+            with rows_cache(self.config.cache_bytes()) as cache:
+                try:
+                    if external is not None:
+                        cset = copy.deepcopy(external)
+                        cset.shards = [p.stem for p in group]
+                        cset.extra = {**cset.extra, "source": str(self.config.centroids)}
+                    else:
+                        cset = self._train(group, name, report)
+                except NothingToClusterError as exc:
+                    if len(groups) == 1 and not report.partitions:
+                        raise
+                    log.error("partition %s: %s", name, exc)
+                    report.errors.append(f"{name}: {exc}")
+                    for path in group:
+                        self._record_skip(path.stem, None, f"partition not clustered: {exc}")
+                    continue
+                centroid_file = self.centroid_dir / f"{name}.npz"
+                from acav.clustering.centroids import save_clustering_set
 
-            save_clustering_set(centroid_file, cset)
-            _remove(self.checkpoint_dir / f"{name}.npz")
-            members = [by_name[s] for s in cset.shards]
-            part = self._assign_partition(cset, members, centroid_file, resume=False)
+                save_clustering_set(centroid_file, cset)
+                _remove(self.checkpoint_dir / f"{name}.npz")
+                members = [by_name[s] for s in cset.shards]
+                part = self._assign_partition(cset, members, centroid_file, resume=False)
+                if cache is not None:
+                    log.info(
+                        "partition %s: %d shard read(s) from memory (%.0f MiB kept of %.0f)",
+                        name,
+                        cache.hits,
+                        cache.used / 2**20,
+                        cache.budget / 2**20,
+                    )
             report.partitions.append(part)
             if part.clips == 0 and part.first_skip:
                 report.errors.append(f"partition {name}: no clip could be assigned, e.g. {part.first_skip}")

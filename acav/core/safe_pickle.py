@@ -117,6 +117,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._source = source
         self._budget = (size if size is not None else max_file_bytes()) + ALLOCATION_SLACK
         self.made_placeholders = False  # any array placeholder or ndarray sentinel handed out
+        self._dtypes: dict[np.dtype, np.dtype] = {}  # dtypes already checked in this file
 
     def refuse(self, what: str) -> UnsafePickleError:
         return UnsafePickleError(
@@ -228,7 +229,25 @@ class RestrictedUnpickler(pickle.Unpickler):
         return _ArrayPlaceholder(self)
 
     def _frombuffer(self, buffer: Any, dtype: Any, shape: Any, order: str) -> np.ndarray:
+        # Called once per array (feature shards: 10 per clip), so the common case is kept short: a
+        # bytearray (protocol 5 in-band data) of a dtype already checked in this file (pickle
+        # memoizes it) and a 1-D shape. The array uses the bytearray the unpickler made for it, as
+        # numpy's own _frombuffer does.
+        checked = self._dtypes.get(dtype) if isinstance(dtype, np.dtype) else None
+        if (
+            checked is not None
+            and type(buffer) is bytearray
+            and type(shape) is tuple
+            and len(shape) == 1
+            and type(shape[0]) is int
+            and len(buffer) == shape[0] * checked.itemsize
+        ):
+            self.charge(len(buffer), "numpy array")
+            return np.frombuffer(buffer, dtype=checked)
+        dtype_in = dtype
         dtype = self._checked_dtype(dtype)
+        if isinstance(dtype_in, np.dtype):
+            self._dtypes[dtype_in] = dtype
         size = self._shape_bytes(shape, dtype)
         if (
             not isinstance(buffer, bytes | bytearray | pickle.PickleBuffer)

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from clustering_synth import make_feature_shards
 from sklearn.metrics import adjusted_rand_score
 
 from acav.cli import main
+from acav.clustering import features as features_module
 from acav.clustering import train as train_module
 from acav.clustering.centroids import load_clustering_set
 from acav.clustering.config import ClusteringConfig
@@ -423,3 +425,50 @@ def test_train_on_sample_trains_without_streaming_the_shards(data, monkeypatch):
     for key in CLUSTERINGS:
         predicted = labels_of(rows, *key)
         assert adjusted_rand_score([truth[n] for n in names], [predicted[n] for n in names]) > 0.95
+
+
+def test_feature_cache_reads_each_shard_once_with_the_same_output(data, tmp_path, monkeypatch):
+    root, _ = data
+    other = tmp_path / "copy"
+    shutil.copytree(root / "features", other / "features")
+    reads: list[str] = []
+    real = features_module.safe_load
+
+    def counting(path, *args, **kwargs):
+        reads.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    parsed: list[int] = []
+    real_parse = features_module.parse_clip
+
+    def counting_parse(row):
+        parsed.append(1)
+        return real_parse(row)
+
+    monkeypatch.setattr(features_module, "safe_load", counting)
+    monkeypatch.setattr(features_module, "parse_clip", counting_parse)
+    assert cluster(root) == 0  # cache on (auto budget)
+    assert sorted(reads) == ["shard-000000.pkl", "shard-000001.pkl", "shard-000002.pkl"]
+    assert len(parsed) == 360  # each clip parsed once
+    reads.clear()
+    parsed.clear()
+    assert cluster(other, "--cache-mb", "-1") == 0  # off: every pass reads every shard again
+    assert len(reads) == 4 * 3 and len(parsed) == 4 * 360  # scan, two epochs, assignment
+    for name in ("shard-000000.pkl", "shard-000001.pkl", "shard-000002.pkl"):
+        assert (root / "clusters" / name).read_bytes() == (other / "clusters" / name).read_bytes()
+
+
+def test_rows_cache_budget_and_changed_files(tmp_path):
+    small = tmp_path / "a.pkl"
+    small.write_bytes(pickle.dumps([{"filename": "a"}]))
+    big = tmp_path / "b.pkl"
+    big.write_bytes(pickle.dumps([{"filename": "b" * 5000}]))
+    with features_module.rows_cache(small.stat().st_size + 10) as cache:
+        first = features_module.read_shard_rows(small)
+        assert features_module.read_shard_rows(small) is first and cache.hits == 1
+        features_module.read_shard_rows(big)  # over the budget: not kept
+        assert features_module.read_shard_rows(big) == [{"filename": "b" * 5000}] and cache.hits == 1
+        small.write_bytes(pickle.dumps([{"filename": "changed!"}]))  # another size and time
+        assert features_module.read_shard_rows(small) == [{"filename": "changed!"}]
+    with features_module.rows_cache(0) as none:
+        assert none is None and features_module._active_cache is None

@@ -88,3 +88,27 @@ def test_depth_bound_without_arrays_shared_parts_and_cycles() -> None:
     # The same bound holds where arrays are present (the placeholder path).
     with pytest.raises(UnsafePickleError, match="nested more than 100 deep"):
         safe_loads(pickle.dumps([np.arange(3), nested]))
+
+
+def test_many_arrays_of_one_dtype_keep_values_shapes_and_checks() -> None:
+    # Protocol 5 stores each array as a bytearray + a memoized dtype: the fast path of _frombuffer.
+    arrays = [np.arange(n, dtype=np.float32) * 0.5 for n in (1, 7, 352)]
+    arrays += [np.arange(12, dtype=np.float64).reshape(3, 4), np.asfortranarray(np.ones((2, 5), np.float32))]
+    arrays += [np.array([], dtype=np.float32), np.arange(4, dtype=np.uint8)]
+    loaded = safe_loads(pickle.dumps(arrays, protocol=5))
+    for got, want in zip(loaded, arrays, strict=True):
+        assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+        assert got.flags.writeable
+    # a 1-D array whose bytes do not match its length is refused, also after a good one (dtype cached)
+    lying = pickle.dumps([np.zeros(3, np.float32), _LyingArray()], protocol=5)
+    with pytest.raises(pickle.UnpicklingError, match="does not match"):
+        safe_loads(lying)
+
+
+class _LyingArray:
+    def __reduce__(self):
+        try:
+            from numpy._core.numeric import _frombuffer
+        except ImportError:  # numpy < 2
+            from numpy.core.numeric import _frombuffer
+        return (_frombuffer, (bytearray(8), np.dtype(np.float32), (3,), "C"))
