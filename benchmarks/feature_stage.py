@@ -255,6 +255,48 @@ def ours_features(out_dir: Path) -> dict[str, Any]:
     return features
 
 
+def per_clip_only(videos: Path, rounds: int) -> None:
+    """Decoding and per-clip preparation alone, in this process, one thread, rounds interleaved.
+
+    Ours: the stage's per-clip worker function (``process_clip``: frames, audio, both ``prepare``) as a
+    decoding worker runs it (1 decoder thread); the release model: :func:`release_clip`. This is
+    the part that stays on the CPU when the models run on a GPU.
+    """
+    import torch
+    from feature_models import import_torchvggish
+
+    import acav.feature_extraction.dataset as dataset
+    from acav.feature_extraction.base import ExtractorOptions, create_extractor
+
+    torch.set_num_threads(1)
+    dataset.DECODE_THREADS = 1  # what worker_init sets in a decoding worker
+    options = ExtractorOptions(extra={"slowfast_crop": "start", "slowfast_pooling": "acav100m"})
+    visual, audio = create_extractor("slowfast_r50", options), create_extractor("vggish", options)
+    front_end = import_torchvggish().vggish_input.waveform_to_examples
+    clips = []
+    for shard in sorted(videos.glob("shard-*.tar")):
+        with tarfile.open(shard) as tar:
+            clips += [(m.name, tar.extractfile(m).read()) for m in tar if m.name.endswith(".mp4")]
+    sides = {
+        "ours (process_clip)": lambda name, data: dataset.process_clip(data, name, visual, audio),
+        "release model (release_clip)": lambda name, data: release_clip(data, front_end),
+    }
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for r in range(rounds):
+        for name in list(sides) if r % 2 == 0 else list(sides)[::-1]:
+            start = time.process_time()
+            for clip_name, data in clips:
+                sides[name](clip_name, data)
+            times[name].append(time.process_time() - start)
+    base = statistics.median(times["release model (release_clip)"])
+    print(f"\ndecode and per-clip preparation only, in one process, 1 thread, median of {rounds} rounds:")
+    for name, runs in times.items():
+        cpu = statistics.median(runs)
+        print(
+            f"  {name:30s} {cpu:6.2f} CPU-s ({cpu / len(clips):5.3f} per clip)  release model / this {base / cpu:5.2f}x"
+        )
+
+
 def compare(ours: dict[str, Any], release: dict[str, Any]) -> None:
     """Shapes must agree; print the relative distance per layer, against that between different clips."""
     common = sorted(set(ours) & set(release))
@@ -276,6 +318,48 @@ def compare(ours: dict[str, Any], release: dict[str, Any]) -> None:
                   f"{np.median(rel):.4f} max {rel.max():.4f} (between different clips: median {np.median(other):.4f})")  # fmt: skip
 
 
+def whole_process(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> None:
+    """``acav extract`` and the release model as processes, rounds interleaved; then their features compared."""
+    extract = [sys.executable, "-m", "acav", "extract", "--data-dir", str(data_dir), "--weights-dir",
+               str(data_dir / "weights"), "--batch-size", str(args.batch_size), "--slowfast-crop", "start",
+               "--slowfast-pooling", "acav100m", "--overwrite", "--device", "cpu", "-q", "--threads", "1"]  # fmt: skip
+    release = [sys.executable, str(Path(__file__).resolve()), "--batch-size", str(args.batch_size),
+               "--release-run", str(data_dir / "videos"), str(data_dir / "release.pkl"),
+               str(data_dir / "weights")]  # fmt: skip
+    sides = {
+        "ours --threads 1": [*extract, "--output-dir", str(data_dir / "ours")],
+        "ours --threads 1 --workers -1": [
+            *extract,
+            "--workers",
+            "-1",
+            "--output-dir",
+            str(data_dir / "ours_main"),
+        ],
+        "release model": release,
+    }
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sides}
+    names = list(sides)
+    for r in range(args.rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            cpu, rss, wall = timed(sides[name], env, data_dir / f"log-{r}-{len(results[name])}.txt")
+            results[name].append((cpu, rss, wall))
+            print(f"round {r + 1}: {name:30s} CPU {cpu:7.2f} s  peak RSS {rss:6.0f} MiB  wall {wall:6.1f} s",
+                  flush=True)  # fmt: skip
+    base = statistics.median(c for c, _, _ in results["release model"])
+    print(f"\nmedian over {args.rounds} rounds ({args.clips} clips; CPU incl. children):")
+    for name, runs in results.items():
+        cpu = statistics.median(c for c, _, _ in runs)
+        rss = max(m for _, m, _ in runs)
+        print(f"  {name:30s} {cpu:7.2f} CPU-s ({cpu / args.clips:5.2f} per clip)  peak RSS {rss:6.0f} MiB  "
+              f"release model / this {base / cpu:5.2f}x")  # fmt: skip
+    split = json.loads((data_dir / "release.split.json").read_text())
+    print("  release model, last run: " + ", ".join(f"{k} {v:.2f} CPU-s" for k, v in split.items())
+          + " (the rest: start-up, imports, model building)")  # fmt: skip
+    with open(data_dir / "release.pkl", "rb") as handle:
+        release = pickle.load(handle)
+    compare(ours_features(data_dir / "ours"), release)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -286,6 +370,9 @@ def main() -> int:
     parser.add_argument("--audio-rate", type=int, default=44100, help="soundtrack sample rate of the clips")
     parser.add_argument("--batch-size", type=int, default=8, help="clips per model call, both sides")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--per-clip-rounds", type=int, default=3, help="rounds of the decode/prepare-only part (0: skip)"
+    )
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the data here (default: temp dir)")
     parser.add_argument("--release-run", nargs=3, type=Path, metavar=("VIDEOS", "OUT", "WEIGHTS"),
                         help=argparse.SUPPRESS)  # fmt: skip
@@ -305,44 +392,10 @@ def main() -> int:
                "PYTHONPATH": str(ROOT)}  # fmt: skip
         print(f"# {args.clips} clips of {args.seconds:g} s at {args.size}, audio {args.audio_rate} Hz, "
               f"batch {args.batch_size}, random weights (seed 0); data in {time.perf_counter() - t0:.1f} s")  # fmt: skip
-        extract = [sys.executable, "-m", "acav", "extract", "--data-dir", str(data_dir), "--weights-dir",
-                   str(data_dir / "weights"), "--batch-size", str(args.batch_size), "--slowfast-crop", "start",
-                   "--slowfast-pooling", "acav100m", "--overwrite", "--device", "cpu", "-q", "--threads", "1"]  # fmt: skip
-        release = [sys.executable, str(Path(__file__).resolve()), "--batch-size", str(args.batch_size),
-                   "--release-run", str(data_dir / "videos"), str(data_dir / "release.pkl"),
-                   str(data_dir / "weights")]  # fmt: skip
-        sides = {
-            "ours --threads 1": [*extract, "--output-dir", str(data_dir / "ours")],
-            "ours --threads 1 --workers -1": [
-                *extract,
-                "--workers",
-                "-1",
-                "--output-dir",
-                str(data_dir / "ours_main"),
-            ],
-            "release model": release,
-        }
-        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sides}
-        names = list(sides)
-        for r in range(args.rounds):
-            for name in names if r % 2 == 0 else names[::-1]:
-                cpu, rss, wall = timed(sides[name], env, data_dir / f"log-{r}-{len(results[name])}.txt")
-                results[name].append((cpu, rss, wall))
-                print(f"round {r + 1}: {name:30s} CPU {cpu:7.2f} s  peak RSS {rss:6.0f} MiB  wall {wall:6.1f} s",
-                      flush=True)  # fmt: skip
-        base = statistics.median(c for c, _, _ in results["release model"])
-        print(f"\nmedian over {args.rounds} rounds ({args.clips} clips; CPU incl. children):")
-        for name, runs in results.items():
-            cpu = statistics.median(c for c, _, _ in runs)
-            rss = max(m for _, m, _ in runs)
-            print(f"  {name:30s} {cpu:7.2f} CPU-s ({cpu / args.clips:5.2f} per clip)  peak RSS {rss:6.0f} MiB  "
-                  f"release model / this {base / cpu:5.2f}x")  # fmt: skip
-        split = json.loads((data_dir / "release.split.json").read_text())
-        print("  release model, last run: " + ", ".join(f"{k} {v:.2f} CPU-s" for k, v in split.items())
-              + " (the rest: start-up, imports, model building)")  # fmt: skip
-        with open(data_dir / "release.pkl", "rb") as handle:
-            release = pickle.load(handle)
-        compare(ours_features(data_dir / "ours"), release)
+        if args.rounds > 0:
+            whole_process(args, data_dir, env)
+        if args.per_clip_rounds > 0:
+            per_clip_only(data_dir / "videos", args.per_clip_rounds)
         return 0
     finally:
         if args.data_dir is None:
