@@ -199,8 +199,9 @@ def per_call(fn: Callable[[int], object], count: int) -> float:
 
 
 def youtubedl_reuse_cost(urls: list[str], work: Path, rounds: int = 2) -> tuple[float, float]:
-    """Per good item: CPU ms with one ``YoutubeDL`` for the list (the release) and with a new one
-    per item (ours: one per attempt). The loopback server's own CPU is in both figures alike."""
+    """Per good item: CPU ms with one ``YoutubeDL`` for the list (the release; ours: one per worker
+    thread) and with a new one per item (ours before the reuse). The loopback server's own CPU is
+    in both figures alike."""
     import yt_dlp
 
     def options(directory: Path) -> dict[str, object]:
@@ -335,8 +336,10 @@ def main() -> None:
     if args.no_breakdown:
         return
     print("\nBreakdown (CPU ms; per good item unless said):")
-    print(f"  yt-dlp download, one YoutubeDL for the list (release) {shared:7.1f}")
-    print(f"  yt-dlp download, a new YoutubeDL per item (ours)      {fresh:7.1f}  (+{fresh - shared:.1f})")
+    print(f"  yt-dlp download, one YoutubeDL for the list (release; ours per thread) {shared:7.1f}")
+    print(
+        f"  yt-dlp download, a new YoutubeDL per item (ours before the reuse)      {fresh:7.1f}  (+{fresh - shared:.1f})"
+    )
     for name, value in steps.items():
         unit = " per process" if name.startswith("imports") else " per file"
         print(f"  {name:<52} {value:7.1f}{unit}")

@@ -33,7 +33,14 @@ from acav.core.encode import encode_mp4  # noqa: E402
 SAMPLE_RATE = 16000
 
 
-def synth_clip(path: Path, index: int, seconds: float, size: tuple[int, int], fps: float = 25.0) -> Path:
+def synth_clip(
+    path: Path,
+    index: int,
+    seconds: float,
+    size: tuple[int, int],
+    fps: float = 25.0,
+    sample_rate: int = SAMPLE_RATE,
+) -> Path:
     """A clip with a coloured moving square on a gradient background and a tone/noise soundtrack."""
     rng = np.random.default_rng(index)
     width, height = size
@@ -53,16 +60,24 @@ def synth_clip(path: Path, index: int, seconds: float, size: tuple[int, int], fp
             frame[y : y + side, x : x + side] = colour
             yield frame
 
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
     audio = 0.2 * np.sin(2 * np.pi * rng.uniform(200, 1500) * t) + rng.normal(0, 0.02, t.shape)
     return encode_mp4(path, frames(), width=width, height=height, fps=fps, audio=audio.astype(np.float32),
-                      sample_rate=SAMPLE_RATE)  # fmt: skip
+                      sample_rate=sample_rate)  # fmt: skip
 
 
 def make_data(
-    data_dir: Path, shards: int, clips_per_shard: int, seconds: float, size: tuple[int, int]
+    data_dir: Path,
+    shards: int,
+    clips_per_shard: int,
+    seconds: float,
+    size: tuple[int, int],
+    sample_rate: int = SAMPLE_RATE,
 ) -> list[Path]:
-    """Write ``shards`` WebDataset shards of generated clips under ``data_dir/videos``; returns clip paths."""
+    """Write ``shards`` WebDataset shards of generated clips under ``data_dir/videos``; returns clip paths.
+
+    ``sample_rate``: the soundtrack's rate (web video is mostly 44.1 or 48 kHz; 16 kHz is VGGish's).
+    """
     videos = data_dir / "videos"
     clips_dir = data_dir / "bench_clips"
     videos.mkdir(parents=True, exist_ok=True)
@@ -71,7 +86,17 @@ def make_data(
     names = [f"bench{i:06d}_{i}.mp4" for i in range(total)]
     paths = [clips_dir / n for n in names]
     with ProcessPoolExecutor() as pool:
-        list(pool.map(synth_clip, paths, range(total), [seconds] * total, [size] * total))
+        list(
+            pool.map(
+                synth_clip,
+                paths,
+                range(total),
+                [seconds] * total,
+                [size] * total,
+                [25.0] * total,
+                [sample_rate] * total,
+            )  # fmt: skip
+        )
     for s in range(shards):
         part = list(range(s * clips_per_shard, (s + 1) * clips_per_shard))
         with tarfile.open(videos / f"shard-{s:06d}.tar", "w") as tar:

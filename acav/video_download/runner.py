@@ -339,6 +339,9 @@ class DownloadRunner:
             summary.interrupted = True
             raise
         finally:
+            close_fetcher = getattr(fetcher, "close", None)  # yt-dlp: the workers' reused objects
+            if close_fetcher is not None:
+                close_fetcher()
             log.close()
             summary.fill(log, time.monotonic() - t0)
             summary.pauses = self.throttle.pauses
