@@ -54,7 +54,7 @@ class ThreadPlan:
         return self.workers * self.per_worker + (self.main if self.main_computes else 0)
 
 
-def plan_threads(budget: int, workers: int, main_computes: bool = False) -> ThreadPlan:
+def plan_threads(budget: int, workers: int, main_computes: bool = False, warn: bool = True) -> ThreadPlan:
     """The thread rule of every stage: ``budget`` threads (see :func:`thread_budget`) shared by
     ``workers`` parallel workers and, when ``main_computes``, the process that drives them.
 
@@ -64,7 +64,8 @@ def plan_threads(budget: int, workers: int, main_computes: bool = False) -> Thre
     * No workers: the main process gets the whole budget.
     * A main process that only waits (it collects results) keeps 1 thread, not counted.
 
-    Every share is at least 1, so more workers than ``budget`` exceed it (a warning says so).
+    Every share is at least 1, so more workers than ``budget`` exceed it (a warning says so,
+    unless ``warn`` is false: an automatic worker count the caller chose knowingly).
     """
     budget, workers = max(1, budget), max(0, workers)
     if workers == 0:
@@ -74,7 +75,7 @@ def plan_threads(budget: int, workers: int, main_computes: bool = False) -> Thre
         plan = ThreadPlan(budget, workers, per_worker, max(1, budget - workers * per_worker), True)
     else:
         plan = ThreadPlan(budget, workers, max(1, budget // workers), 1, False)
-    if plan.total > budget:
+    if warn and plan.total > budget:
         log.warning(
             "%d worker(s)%s need %d threads at least, above the budget of %d (--threads): "
             "lower --workers or raise --threads",

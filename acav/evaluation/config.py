@@ -132,4 +132,5 @@ class PretrainConfig:
             workers = 0
         else:
             workers = self.workers or decoding_workers(budget, main_computes=on_cpu)
-        return plan_threads(budget, workers, main_computes=on_cpu)
+        # auto at --threads 1 on a CPU still decodes in 1 worker (2 threads; --workers -1 for 1)
+        return plan_threads(budget, workers, main_computes=on_cpu, warn=self.workers != 0)

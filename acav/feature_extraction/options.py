@@ -145,4 +145,5 @@ class ExtractionConfig:
             workers = self.workers
         else:
             workers = decoding_workers(budget, main_computes=on_cpu)
-        return plan_threads(budget, workers, main_computes=on_cpu)
+        # auto at --threads 1 on a CPU still decodes in 1 worker (2 threads; --workers -1 for 1)
+        return plan_threads(budget, workers, main_computes=on_cpu, warn=self.workers != 0)

@@ -42,7 +42,7 @@ def test_plan_never_exceeds_the_budget_when_each_share_can_have_a_thread(caplog)
     assert "above the budget of 2" in caplog.text
 
 
-def test_feature_extraction_plan_per_device():
+def test_feature_extraction_plan_per_device(caplog):
     on_cpu = ExtractionConfig(threads=8).thread_plan(1, on_cpu=True)
     assert (on_cpu.workers, on_cpu.per_worker, on_cpu.main, on_cpu.total) == (4, 1, 4, 8)
     on_gpus = ExtractionConfig(threads=8).thread_plan(2, on_cpu=False)  # 4 threads per GPU process
@@ -50,6 +50,11 @@ def test_feature_extraction_plan_per_device():
     small = ExtractionConfig(threads=2).thread_plan(1, on_cpu=True)
     assert (small.workers, small.total) == (1, 2)
     assert ExtractionConfig(threads=6, workers=-1).thread_plan(1).main == 6  # decoding in the main process
+    with caplog.at_level("WARNING", logger="acav.core.threads"):
+        assert ExtractionConfig(threads=1).thread_plan(1).total == 2  # auto: 1 worker beside the model
+        assert not caplog.records
+        assert ExtractionConfig(threads=2, workers=2).thread_plan(1).total == 3  # asked for: warned
+    assert "above the budget of 2" in caplog.text
 
 
 CHILD = """
