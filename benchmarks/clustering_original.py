@@ -68,9 +68,9 @@ class ReleaseKMeans:
         if got.max() * lr >= 1.0:
             lr = 0.5 / float(got.max())
         self.counts += got
-        self.centers = self.centers * (1 - got * lr)[:, None] + lr * torch.zeros_like(self.centers).index_add_(
-            0, labels, b
-        )
+        self.centers = self.centers * (1 - got * lr)[:, None] + lr * torch.zeros_like(
+            self.centers
+        ).index_add_(0, labels, b)
         self.seen += len(b)
 
 
