@@ -92,6 +92,8 @@ def extract_variants(tmp: Path, old_tree: Path, clips: int, seconds: float, batc
     return {
         "ours, default (auto workers)": lambda: run_acav(ROOT, ["extract", *common], tmp),
         "ours, --workers 2": lambda: run_acav(ROOT, ["extract", *common, "--workers", "2"], tmp),
+        # decoding in the main process: the models get the whole budget
+        "ours, --workers -1": lambda: run_acav(ROOT, ["extract", *common, "--workers", "-1"], tmp),
         # the layout of before on 2 cores (2 decoders x 2 threads, models 2), in this tree's code
         "ours, --workers 2 --threads 6": lambda: run_acav(
             ROOT, ["extract", *common, "--workers", "2", "--threads", "6"], tmp

@@ -46,9 +46,9 @@ class ExtractionConfig:
     workers: int = field(
         default=0,
         metadata={
-            "help": "decoding processes (DataLoader workers) per device; 0 = auto (--threads per device, at most 8; "
-            "half of it on a CPU device, where the models need the rest); "
-            "-1 decodes in the main process",
+            "help": "decoding processes (DataLoader workers) per device; 0 = auto (--threads per device, at most 8, "
+            "on a GPU; on a CPU none with SlowFast/VGGish: the models get every thread; half of it with only "
+            "the weight-free extractors); -1 decodes in the main process",
             # the former --num-workers counted the other way: -1 was auto and 0 the main process
             **deprecated("num_workers", lambda old: {-1: 0, 0: -1}.get(int(old), int(old))),
         },
@@ -131,18 +131,36 @@ class ExtractionConfig:
         if self.batch_size < 1:
             raise ConfigError(f"feature_extraction.batch_size must be >= 1, got {self.batch_size}")
 
+    def weight_free(self) -> bool:
+        """Whether both chosen extractors are weight-free (cheap next to decoding)."""
+        from acav.feature_extraction.base import extractor_class
+
+        try:
+            return all(
+                extractor_class(name).weight_free for name in (self.visual_extractor, self.audio_extractor)
+            )
+        except ValueError:  # an unknown name: reported by the stage's own check
+            return False
+
     def thread_plan(self, devices: int = 1, on_cpu: bool = True) -> ThreadPlan:
         """Decoding workers (DataLoader ``num_workers``, 0: decode in the main process) and threads
         of one device process: ``--threads`` divided by the devices, then shared by the workers and,
         on a CPU device, the models (:func:`acav.core.threads.plan_threads`).
 
-        Auto (``--workers 0``): half the device's budget on a CPU (the models need the rest), all of
-        it on a GPU, at most 8."""
+        Auto (``--workers 0``): on a GPU the whole budget decodes (at most 8 workers). On a CPU
+        with a network (SlowFast, VGGish) the main process decodes and the models get the whole
+        budget: decoding is a few percent of a network's CPU time, and a network on fewer threads
+        loses more than overlapping the decoding wins (benchmarks/README.md, "Threads under load":
+        4 clips on 2 cores, 12.9 s wall with in-process decoding vs 17.2 s with a decoding worker).
+        On a CPU with only weight-free extractors (decoding is most of the work) half the budget
+        decodes in workers."""
         budget = max(1, thread_budget(self.threads) // max(1, devices))
         if self.workers < 0:
             workers = 0
         elif self.workers > 0:
             workers = self.workers
+        elif on_cpu and not self.weight_free():
+            workers = 0
         else:
             workers = decoding_workers(budget, main_computes=on_cpu)
         # auto at --threads 1 on a CPU still decodes in 1 worker (2 threads; --workers -1 for 1)

@@ -43,15 +43,27 @@ def test_plan_never_exceeds_the_budget_when_each_share_can_have_a_thread(caplog)
 
 
 def test_feature_extraction_plan_per_device(caplog):
+    basic = {"visual_extractor": "basic_visual", "audio_extractor": "basic_audio"}
+    # networks on a CPU: the main process decodes, the models get the whole budget
     on_cpu = ExtractionConfig(threads=8).thread_plan(1, on_cpu=True)
-    assert (on_cpu.workers, on_cpu.per_worker, on_cpu.main, on_cpu.total) == (4, 1, 4, 8)
+    assert (on_cpu.workers, on_cpu.main, on_cpu.total) == (0, 8, 8)
+    assert (ExtractionConfig(threads=2).thread_plan(1, on_cpu=True).workers, on_cpu.main_computes) == (
+        0,
+        True,
+    )
+    # weight-free extractors on a CPU (decoding is most of the work): half the budget decodes
+    cheap = ExtractionConfig(threads=8, **basic).thread_plan(1, on_cpu=True)
+    assert (cheap.workers, cheap.per_worker, cheap.main, cheap.total) == (4, 1, 4, 8)
+    one_basic = ExtractionConfig(threads=8, visual_extractor="basic_visual").thread_plan(1, on_cpu=True)
+    assert one_basic.workers == 0  # VGGish is still a network
     on_gpus = ExtractionConfig(threads=8).thread_plan(2, on_cpu=False)  # 4 threads per GPU process
     assert (on_gpus.workers, on_gpus.per_worker, on_gpus.main_computes) == (4, 1, False)
-    small = ExtractionConfig(threads=2).thread_plan(1, on_cpu=True)
+    small = ExtractionConfig(threads=2, **basic).thread_plan(1, on_cpu=True)
     assert (small.workers, small.total) == (1, 2)
     assert ExtractionConfig(threads=6, workers=-1).thread_plan(1).main == 6  # decoding in the main process
     with caplog.at_level("WARNING", logger="acav.core.threads"):
-        assert ExtractionConfig(threads=1).thread_plan(1).total == 2  # auto: 1 worker beside the model
+        assert ExtractionConfig(threads=1, **basic).thread_plan(1).total == 2  # auto: 1 worker beside
+        assert ExtractionConfig(threads=1).thread_plan(1).total == 1
         assert not caplog.records
         assert ExtractionConfig(threads=2, workers=2).thread_plan(1).total == 3  # asked for: warned
     assert "above the budget of 2" in caplog.text
