@@ -9,8 +9,9 @@ process), rounds interleaved (the order alternates), on the same generated WebDa
 the same random model weights (written once to a weights directory both load), so only the
 pipeline around the models differs:
 
-* ours: ``python -m acav extract`` as a user runs it (``--threads 1``: the stage picks 1 decoding
-  worker and 1 torch thread; also ``--workers -1``: decoding in the main process);
+* ours: ``python -m acav extract`` as a user runs it (``--threads 1 --workers 1``: 1 decoding
+  worker and 1 torch thread; and ``--workers -1``: decoding in the main process, which is now the
+  default on a CPU with these networks);
 * the release model (``--release-run``, this file): its per-clip steps as the release ran them
   (feature_extraction/code/data/video.py, models/slowfast.py, models/vggish.py and
   models/utils_*), written here independently: the clip written to a temp file and opened with
@@ -327,7 +328,9 @@ def whole_process(args: argparse.Namespace, data_dir: Path, env: dict[str, str])
                "--release-run", str(data_dir / "videos"), str(data_dir / "release.pkl"),
                str(data_dir / "weights")]  # fmt: skip
     sides = {
-        "ours --threads 1": [*extract, "--output-dir", str(data_dir / "ours")],
+        # 1 decoding worker beside a 1-thread model (before 1 Dec the default at --threads 1; the
+        # default now decodes in the main process with a network: the --workers -1 side)
+        "ours --threads 1": [*extract, "--workers", "1", "--output-dir", str(data_dir / "ours")],
         "ours --threads 1 --workers -1": [
             *extract,
             "--workers",
