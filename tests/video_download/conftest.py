@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,17 @@ def run_stage(tmp_path: Path) -> Callable[..., Any]:
 @pytest.fixture
 def out_dir(tmp_path: Path) -> Path:
     return tmp_path / "data" / "videos" / "raw"
+
+
+@pytest.fixture
+def ctrl_c_handled():
+    """Ctrl-C handled by Python in this process, as in a terminal, also when the suite was started
+    in the background (a shell starts background jobs with SIGINT ignored, and Python then
+    neither installs its handler nor lets ``_thread.interrupt_main`` raise). Yields the
+    ``preexec_fn`` that gives a child process the default SIGINT action for the same reason."""
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    finally:
+        signal.signal(signal.SIGINT, previous)

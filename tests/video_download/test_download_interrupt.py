@@ -23,7 +23,9 @@ def wait_for(condition, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_interrupted_run_resumes_without_refetching(media, run_stage, tmp_path, out_dir) -> None:
+def test_interrupted_run_resumes_without_refetching(
+    media, run_stage, tmp_path, out_dir, ctrl_c_handled
+) -> None:
     data = media("ok").read_bytes()
     with LoopbackServer() as server:
         first = server.route("firstvideo1", Serve(data))
@@ -44,7 +46,9 @@ def test_interrupted_run_resumes_without_refetching(media, run_stage, tmp_path, 
             str(out_dir),
         ]
         cmd += ["--workers", "1", "--socket-timeout", "10", "--retries", "0"]
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ctrl_c_handled
+        )
         try:
             work = out_dir / ".slowvideo01.part-dir"
             wait_for(lambda: any(p.suffix == ".part" for p in work.glob("*")) if work.is_dir() else False)

@@ -244,7 +244,7 @@ class InterruptingFetcher:
         raise Cancelled("stopping")
 
 
-def test_ctrl_c_stops_cancels_queued_ids_and_logs_the_running_one(tmp_path: Path) -> None:
+def test_ctrl_c_stops_cancels_queued_ids_and_logs_the_running_one(tmp_path: Path, ctrl_c_handled) -> None:
     ids = [f"video{i:06d}" for i in range(6)]
     out = tmp_path / "raw"
     runner = DownloadRunner(DownloadConfig(workers=1), write_input(tmp_path / "f.tsv", ids), out)
