@@ -197,11 +197,11 @@ def _shard_rows(shard: str, names: list[str], found: ShardMetadata) -> tuple[lis
     metas = [found.find(stem) for stem in file_stems(names)]
     missing = metas.count(None)
     rows = [
-        [shard, name, *((MISSING_ID, MISSING_SEGMENT) if meta is None else meta)]
-        for name, meta in zip(names, metas, strict=True)
+        [shard, name, video_id, str(segment)]
+        for name, (video_id, segment) in zip(
+            names, ((MISSING_ID, MISSING_SEGMENT) if meta is None else meta for meta in metas), strict=True
+        )
     ]
-    for row in rows:
-        row[3] = str(row[3])
     return rows, missing
 
 

@@ -250,11 +250,11 @@ def _read_shard(
     The columnar companion is used when it matches the pickle; otherwise the pickle is parsed, column
     by column for a regular shard, row by row (naming every bad row) for any other.
     """
-    columns = read_companion(path, max_file_bytes())
-    if columns is not None:
-        fitted = _block(columns, clusterings, ncentroids)
+    companion = read_companion(path, max_file_bytes())
+    if companion is not None:
+        fitted = _block(companion, clusterings, ncentroids)
         if fitted is not None:
-            return fitted[0], fitted[1], _shard_clips(columns, path.stem), True
+            return fitted[0], fitted[1], _shard_clips(companion, path.stem), True
     try:
         records = safe_load(path)
     except Exception as exc:  # corrupt, truncated or hostile: skip the shard, keep going
@@ -263,7 +263,9 @@ def _read_shard(
     if not isinstance(records, list):
         report.add(str(path), f"shard skipped: expected a list of clip dicts, found {type(records).__name__}")
         return None
-    columns = parse_columns(records)
+    # A matching companion holds what parse_columns gives for these records, and it did not fit:
+    # straight to the row-by-row parse, which names the rows that do not.
+    columns = parse_columns(records) if companion is None else None
     fitted = _block(columns, clusterings, ncentroids) if columns is not None else None
     if columns is not None and fitted is not None:
         return fitted[0], fitted[1], _shard_clips(columns, path.stem), False
