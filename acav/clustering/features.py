@@ -91,6 +91,13 @@ def read_shard_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+@dataclass
+class _CachedShard:
+    identity: tuple[int, int, int]  # the file's size, modification time and inode when read
+    rows: list[dict[str, Any]]
+    parsed: list[ParsedClip | str] | None = None  # parse_rows of ``rows``, once a pass asked
+
+
 class RowsCache:
     """Feature shards' rows kept between the passes over one partition, up to ``budget`` bytes.
 
@@ -103,8 +110,7 @@ class RowsCache:
         self.budget = budget
         self.used = 0
         self.hits = 0
-        self._rows: dict[Path, tuple[tuple[int, int, int], list[dict[str, Any]]]] = {}
-        self._parsed: dict[Path, tuple[list[dict[str, Any]], list[ParsedClip | str]]] = {}
+        self._shards: dict[Path, _CachedShard] = {}
 
     @staticmethod
     def _identity(path: Path) -> tuple[int, int, int] | None:
@@ -115,26 +121,30 @@ class RowsCache:
         return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
 
     def get(self, path: Path) -> list[dict[str, Any]] | None:
-        entry = self._rows.get(path)
-        if entry is None or entry[0] != self._identity(path):
+        entry = self._shards.get(path)
+        if entry is None or entry.identity != self._identity(path):
             return None
         self.hits += 1
-        return entry[1]
+        return entry.rows
+
+    def _entry_of(self, path: Path, rows: list[dict[str, Any]]) -> _CachedShard | None:
+        entry = self._shards.get(path)
+        return entry if entry is not None and entry.rows is rows else None  # only rows kept here
 
     def parsed(self, path: Path, rows: list[dict[str, Any]]) -> list[ParsedClip | str] | None:
-        entry = self._parsed.get(path)
-        return entry[1] if entry is not None and entry[0] is rows else None
+        entry = self._entry_of(path, rows)
+        return entry.parsed if entry is not None else None
 
     def keep_parsed(self, path: Path, rows: list[dict[str, Any]], parsed: list[ParsedClip | str]) -> None:
-        entry = self._rows.get(path)
-        if entry is not None and entry[1] is rows:  # only for rows kept here (the same memory)
-            self._parsed[path] = (rows, parsed)
+        entry = self._entry_of(path, rows)
+        if entry is not None:
+            entry.parsed = parsed
 
     def offer(self, path: Path, rows: list[dict[str, Any]]) -> None:
         identity = self._identity(path)
-        if identity is None or path in self._rows or self.used + identity[0] > self.budget:
+        if identity is None or path in self._shards or self.used + identity[0] > self.budget:
             return
-        self._rows[path] = (identity, rows)
+        self._shards[path] = _CachedShard(identity, rows)
         self.used += identity[0]
 
 
