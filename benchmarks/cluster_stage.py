@@ -44,16 +44,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from select_stage import ONE_THREAD  # noqa: E402  (one thread for BLAS, OpenMP and numba)
+
 MODELS = {  # model_key -> (side, extractor, dataset, layer widths)
     "layer_slow_fast": ("video", "SLOWFAST_8x8_R50", "kinetics-400", (88, 352, 704, 1408, 2304)),
     "layer_vggish": ("audio", "VGGish", "YouTube-8M", (64, 128, 256, 512, 128)),
-}
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
-    "ACAV_PROGRESS": "0",
 }
 K = 32
 BATCH = 32
